@@ -1,0 +1,1 @@
+"""Typed spec and status of the custom resources; the CRDs are generated from here."""

@@ -1,0 +1,1 @@
+"""ASR gateway over the async Azure SDK: start an action, get its job name, poll jobs."""

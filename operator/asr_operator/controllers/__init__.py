@@ -1,0 +1,1 @@
+"""kopf glue: handlers, timers, finalizers and events. No business rules here."""

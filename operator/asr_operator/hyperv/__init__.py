@@ -1,0 +1,1 @@
+"""Hyper-V gateway over pywinrm: fixed PowerShell templates that print JSON."""

@@ -1,0 +1,1 @@
+"""The pure state machine: (spec, status, observations, now) -> next step. No I/O."""

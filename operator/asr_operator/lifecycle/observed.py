@@ -1,0 +1,212 @@
+"""What the gateways observe, as plain immutable data.
+
+The ASR gateway (`azure/`) and the Hyper-V gateway (`hyperv/`) translate wire
+responses into these types; the lifecycle decides only from them. No SDK model,
+no pywinrm object and no kopf type crosses this line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class ActiveLocation(StrEnum):
+    PRIMARY = "Primary"
+    RECOVERY = "Recovery"
+
+
+class JobState(StrEnum):
+    """ASR job and task states (reference section 4.1); `Cancelled` is ASR's spelling."""
+
+    NOT_STARTED = "NotStarted"
+    IN_PROGRESS = "InProgress"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+    SUSPENDED = "Suspended"
+    OTHER = "Other"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
+
+
+class AsrOperation(StrEnum):
+    """Values of `allowedOperations` (ReplicationProtectedItemOperation) that we use."""
+
+    PLANNED_FAILOVER = "PlannedFailover"
+    UNPLANNED_FAILOVER = "UnplannedFailover"
+    TEST_FAILOVER = "TestFailover"
+    TEST_FAILOVER_CLEANUP = "TestFailoverCleanup"
+    COMMIT = "Commit"
+    CHANGE_PIT = "ChangePit"
+    FAILBACK = "Failback"
+    REVERSE_REPLICATE = "ReverseReplicate"
+    CANCEL_FAILOVER = "CancelFailover"
+    DISABLE_PROTECTION = "DisableProtection"
+
+
+@dataclass(frozen=True)
+class AsrErrorDetail:
+    """One ASR error: service code and message, with ASR's own advice."""
+
+    code: str
+    message: str
+    possible_causes: str = ""
+    recommended_action: str = ""
+
+
+@dataclass(frozen=True)
+class AsrTask:
+    name: str
+    friendly_name: str
+    state: JobState
+    # For a manual action in a recovery plan: the instructions ASR shows.
+    instructions: str = ""
+    # For plan jobs: the group this task belongs to ("Shutdown", "Failover", "Boot 1", ...).
+    group: str = ""
+
+
+@dataclass(frozen=True)
+class AsrJob:
+    """An ASR job as read from `replicationJobs/{name}`."""
+
+    name: str
+    scenario: str
+    state: JobState
+    state_description: str = ""
+    friendly_name: str = ""
+    tasks: tuple[AsrTask, ...] = ()
+    allowed_actions: frozenset[str] = frozenset()
+    errors: tuple[AsrErrorDetail, ...] = ()
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    target_object_id: str = ""
+    target_object_name: str = ""
+
+    @property
+    def tasks_done(self) -> int:
+        return sum(1 for t in self.tasks if t.state in (JobState.SUCCEEDED, JobState.OTHER))
+
+    @property
+    def current_task(self) -> AsrTask | None:
+        for t in self.tasks:
+            if t.state in (JobState.IN_PROGRESS, JobState.SUSPENDED, JobState.FAILED):
+                return t
+        for t in self.tasks:
+            if t.state == JobState.NOT_STARTED:
+                return t
+        return None
+
+
+@dataclass(frozen=True)
+class NicSettings:
+    """One NIC of the Azure VM a failover creates (Compute and Network settings)."""
+
+    nic_id: str
+    subnet: str = ""
+    static_ip: str = ""
+
+
+@dataclass(frozen=True)
+class TargetSettings:
+    """The Compute and Network settings of a replicated item, as ASR holds them.
+
+    Empty strings mean "not set", as ASR sends them.
+    """
+
+    vm_name: str = ""
+    size: str = ""
+    resource_group_id: str = ""
+    availability_set_id: str = ""
+    availability_zone: str = ""
+    use_managed_disks: bool | None = None
+    network_id: str = ""
+    nics: tuple[NicSettings, ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ComputeSize:
+    """One entry of `targetComputeSizes`; `errors` say why the item cannot use it."""
+
+    name: str
+    errors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RecoveryPoint:
+    id: str  # ARM id, what ASR wants as recoveryPointId
+    name: str
+    time: datetime
+    type: str  # "CrashConsistent" | "ApplicationConsistent" (free string in ASR)
+
+    @property
+    def app_consistent(self) -> bool:
+        return self.type.lower().startswith("app")
+
+
+@dataclass(frozen=True)
+class AsrItem:
+    """A replication protected item (reference section 3)."""
+
+    id: str  # ARM id as ASR returns it
+    name: str  # the Hyper-V VM id
+    friendly_name: str
+    fabric: str
+    container: str
+    protection_state: str
+    active_location: ActiveLocation
+    allowed_operations: frozenset[str]
+    replication_health: str = "Normal"
+    protection_state_description: str = ""
+    test_failover_state: str = "None"
+    # The running job, from currentScenario; None when idle ("None" sentinel).
+    current_scenario: str | None = None
+    current_job_name: str | None = None
+    rpo_seconds: int | None = None
+    last_replicated_time: datetime | None = None
+    failover_recovery_point_id: str | None = None
+    target: TargetSettings = field(default_factory=TargetSettings)
+    health_errors: tuple[AsrErrorDetail, ...] = ()
+    # Primary IPs of the failed-over (or test) Azure VM, when ASR's side knows them.
+    recovery_vm_ips: tuple[str, ...] = ()
+    test_vm_ips: tuple[str, ...] = ()
+    test_vm_name: str = ""
+    # Recovery plans this item belongs to (names), when known.
+    recovery_plans: tuple[str, ...] = ()
+
+
+class PowerState(StrEnum):
+    RUNNING = "Running"
+    OFF = "Off"
+    SAVED = "Saved"
+    PAUSED = "Paused"
+    STARTING = "Starting"
+    STOPPING = "Stopping"
+    OTHER = "Other"
+
+
+@dataclass(frozen=True)
+class HyperVDisk:
+    path: str
+    format: str  # "VHD" | "VHDX"
+    size_gb: float
+    is_os: bool
+    shared: bool = False
+
+
+@dataclass(frozen=True)
+class HyperVVM:
+    """A VM as its Hyper-V host reports it (Get-VM, Get-VMSnapshot, Get-VHD...)."""
+
+    name: str
+    vm_id: str
+    state: PowerState
+    generation: int
+    checkpoints: tuple[str, ...] = ()
+    disks: tuple[HyperVDisk, ...] = ()
+    nic_count: int = 1
+    host: str = ""
