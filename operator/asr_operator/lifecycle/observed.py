@@ -210,3 +210,6 @@ class HyperVVM:
     disks: tuple[HyperVDisk, ...] = ()
     nic_count: int = 1
     host: str = ""
+    # The guest OS name the VM reports through Hyper-V data exchange (KVP), e.g.
+    # "Windows Server 2022 Datacenter"; empty when unknown (VM off, no integration services).
+    guest_os: str = ""
