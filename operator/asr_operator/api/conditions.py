@@ -1,0 +1,146 @@
+"""Conditions: the contract that kubectl wait, kstatus, Argo CD and Flux read.
+
+Reasons are stable PascalCase words (tools and alerts match on them); messages are for
+humans and say what to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from asr_operator.api.common import ApiModel
+
+
+class ConditionStatus(StrEnum):
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
+class ConditionType(StrEnum):
+    READY = "Ready"
+    RECONCILING = "Reconciling"
+    STALLED = "Stalled"
+    REPLICATION_HEALTHY = "ReplicationHealthy"
+    AWAITING_APPROVAL = "AwaitingApproval"
+    SOURCE_CHECKS_PASSED = "SourceChecksPassed"
+    HOSTS_REACHABLE = "HostsReachable"
+    TARGET_IN_SYNC = "TargetInSync"
+
+
+class Reason(StrEnum):
+    """Every reason any condition of any resource can carry."""
+
+    # Ready / Reconciling
+    RECONCILED = "Reconciled"
+    PROGRESSING = "Progressing"
+    OPERATION_IN_PROGRESS = "OperationInProgress"
+    WAITING = "Waiting"
+    RESOLVING = "Resolving"
+    OBSERVE_ONLY = "ObserveOnly"
+    DELETING = "Deleting"
+    # Stalled
+    OPERATION_NOT_ALLOWED = "OperationNotAllowed"
+    ASR_JOB_FAILED = "AsrJobFailed"
+    ASR_REJECTED = "AsrRejected"
+    RETRIES_EXHAUSTED = "RetriesExhausted"
+    OUTCOME_UNKNOWN = "OutcomeUnknown"
+    VAULT_NOT_FOUND = "VaultNotFound"
+    VAULT_NOT_READY = "VaultNotReady"
+    ITEM_NOT_FOUND = "ItemNotFound"
+    AUTHENTICATION_FAILED = "AuthenticationFailed"
+    CHECKPOINTS_PRESENT = "CheckpointsPresent"
+    AZURE_LIMITS_EXCEEDED = "AzureLimitsExceeded"
+    SOURCE_CHECKS_UNAVAILABLE = "SourceChecksUnavailable"
+    SOURCE_VM_POWERED_ON = "SourceVMPoweredOn"
+    REPLICATION_UNHEALTHY = "ReplicationUnhealthy"
+    INVALID_TARGET = "InvalidTarget"
+    RECOVERY_POINT_NOT_FOUND = "RecoveryPointNotFound"
+    OWNED_BY_RECOVERY_PLAN = "OwnedByRecoveryPlan"
+    UNSUPPORTED_STATE = "UnsupportedState"
+    # Domain conditions
+    HEALTHY = "Healthy"
+    DEGRADED = "Degraded"
+    CHECKS_PASSED = "ChecksPassed"
+    CHECKS_FAILED = "ChecksFailed"
+    CHECKS_SKIPPED = "ChecksSkipped"
+    COMMIT_APPROVAL = "CommitApproval"
+    FAILBACK_COMPLETION_APPROVAL = "FailbackCompletionApproval"
+    FAILBACK_COMMIT_APPROVAL = "FailbackCommitApproval"
+    REVERSE_REPLICATION_APPROVAL = "ReverseReplicationApproval"
+    TEST_CLEANUP_APPROVAL = "TestCleanupApproval"
+    MANUAL_ACTION = "ManualAction"
+    VALIDATION_TIMED_OUT = "ValidationTimedOut"
+    NOTHING_TO_APPROVE = "NothingToApprove"
+    IN_SYNC = "InSync"
+    DRIFTED = "Drifted"
+    # Vault
+    ARM_REACHABLE = "ArmReachable"
+    ARM_UNREACHABLE = "ArmUnreachable"
+    HOSTS_OK = "HostsOk"
+    HOSTS_UNREACHABLE = "HostsUnreachable"
+    NO_HOSTS = "NoHosts"
+
+
+class Condition(ApiModel):
+    type: ConditionType
+    status: ConditionStatus
+    reason: Reason
+    message: str = ""
+    observed_generation: int = Field(ge=0)
+    last_transition_time: datetime
+
+
+def set_condition(
+    conditions: Sequence[Condition],
+    type_: ConditionType,
+    status: ConditionStatus,
+    reason: Reason,
+    message: str,
+    generation: int,
+    now: datetime,
+) -> list[Condition]:
+    """Return the conditions with one set; lastTransitionTime moves only when status flips."""
+    out: list[Condition] = []
+    found = False
+    for c in conditions:
+        if c.type != type_:
+            out.append(c)
+            continue
+        found = True
+        moved = c.status != status
+        out.append(
+            Condition(
+                type=type_,
+                status=status,
+                reason=reason,
+                message=message,
+                observed_generation=generation,
+                last_transition_time=now if moved else c.last_transition_time,
+            )
+        )
+    if not found:
+        out.append(
+            Condition(
+                type=type_,
+                status=status,
+                reason=reason,
+                message=message,
+                observed_generation=generation,
+                last_transition_time=now,
+            )
+        )
+    return out
+
+
+def get_condition(conditions: Sequence[Condition], type_: ConditionType) -> Condition | None:
+    return next((c for c in conditions if c.type == type_), None)
+
+
+def is_true(conditions: Sequence[Condition], type_: ConditionType) -> bool:
+    c = get_condition(conditions, type_)
+    return c is not None and c.status == ConditionStatus.TRUE
