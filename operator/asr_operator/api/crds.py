@@ -144,9 +144,7 @@ def _convert(node: Schema, defs: dict[str, Schema]) -> Schema:
         if len(non_null) != 1:
             raise ValueError(f"unions other than Optional are not structural: {node}")
         rest = {k: v for k, v in node.items() if k != "anyOf"}
-        out = _convert({**non_null[0], **rest}, defs)
-        out["nullable"] = True
-        return out
+        return {**_convert({**non_null[0], **rest}, defs), "nullable": True}
     out: Schema = {}
     for key, value in node.items():
         if key in _DROPPED and not (key == _ALLOWED_MAP_VALUE and "properties" not in node):

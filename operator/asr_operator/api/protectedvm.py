@@ -27,7 +27,9 @@ PLURAL = "protectedvms"
 # Azure VM names: 1-63 letters, digits and hyphens, starting and ending alphanumeric.
 AZURE_VM_NAME_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"
 # A recovery point kind, or the name (GUID) of one recovery point.
-RECOVERY_POINT_PATTERN = r"^(Latest|LatestProcessed|LatestApplicationConsistent|[0-9A-Za-z_.-]{1,128})$"
+RECOVERY_POINT_PATTERN = (
+    r"^(Latest|LatestProcessed|LatestApplicationConsistent|[0-9A-Za-z_.-]{1,128})$"
+)
 ARM_ID_PATTERN = r"^/[Ss]ubscriptions/[^/]+/"
 ABANDON_ANNOTATION = "asr-operator.io/abandon-wait"
 

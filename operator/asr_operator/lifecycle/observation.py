@@ -1,0 +1,63 @@
+"""Everything the controller gathered for one decision, and what it should gather."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from asr_operator.lifecycle.observed import (
+    AsrItem,
+    AsrJob,
+    ComputeSize,
+    HyperVVM,
+    RecoveryPoint,
+)
+from asr_operator.lifecycle.steps import Refusal
+
+
+@dataclass(frozen=True)
+class ObservationError:
+    """Why something could not be observed; `kind` reuses the gateways' classification."""
+
+    kind: Refusal
+    message: str
+
+
+@dataclass(frozen=True)
+class Observation:
+    # The vault (SiteRecoveryVault) this object points at: None when it does not exist.
+    vault_ready: bool = True
+    vault_message: str = ""
+    item: AsrItem | None = None
+    item_error: ObservationError | None = None
+    # The job of status.operation.jobName, when there is one.
+    job: AsrJob | None = None
+    # Jobs for this item started since the intent was written (re-attachment);
+    # None when not looked up or the lookup failed.
+    intent_jobs: tuple[AsrJob, ...] | None = None
+    recovery_points: tuple[RecoveryPoint, ...] | None = None
+    compute_sizes: tuple[ComputeSize, ...] | None = None
+    hyperv: HyperVVM | None = None
+    hyperv_error: ObservationError | None = None
+    # A managed RecoveryPlan that owns this item, if any.
+    owning_plan: str | None = None
+
+
+@dataclass(frozen=True)
+class Context:
+    generation: int
+    now: datetime
+    poll_interval: float = 30.0
+    # Set by a human through the abandon annotation while the object is being deleted.
+    abandon_wait: bool = False
+
+
+@dataclass(frozen=True)
+class Wants:
+    """What the controller must observe before calling decide()."""
+
+    job_name: str | None
+    job_lookup_since: datetime | None
+    recovery_points: bool
+    compute_sizes: bool
+    hyperv: bool
