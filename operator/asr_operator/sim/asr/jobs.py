@@ -1,0 +1,293 @@
+"""ASR jobs: the task-by-task runner and the job's wire shape (reference section 4)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from asr_operator.sim.asr.faults import Faults, JobFailure
+
+UNSET_TIME = "0001-01-01T00:00:00"
+
+
+def wire_time(t: datetime | None) -> str:
+    if t is None:
+        return UNSET_TIME
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+Effect = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class SimTask:
+    task_id: str
+    name: str
+    friendly_name: str
+    effect: Effect | None = None
+    # A task that suspends the job until it is resumed (manual action, ForDownTime).
+    suspend: bool = False
+    instructions: str = ""
+    # (group name, groupId, rpGroupType) for recovery plan jobs.
+    group: tuple[str, str, str] | None = None
+    state: str = "NotStarted"
+    state_description: str = "NotStarted"
+    start: datetime | None = None
+    end: datetime | None = None
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    observation: str = ""
+
+    def set(self, state: str, description: str | None = None) -> None:
+        self.state = state
+        self.state_description = description or state
+
+
+@dataclass
+class SimJob:
+    action: str  # API action, e.g. "plannedFailover"
+    scenario: str  # scenarioName
+    friendly_name: str
+    resource_id: str  # ARM id of the acted-on resource (Location goes under it)
+    target_object_id: str
+    target_object_name: str
+    target_instance_type: str
+    tasks: list[SimTask]
+    custom_details: dict[str, Any]
+    name: str = field(default_factory=lambda: str(uuid.uuid4()))
+    state: str = "NotStarted"
+    state_description: str = "NotStarted"
+    start: datetime = field(default_factory=utcnow)
+    end: datetime | None = None
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    cursor: int = 0
+    failure: JobFailure | None = None
+    on_success: Callable[[], None] | None = None
+    on_failed: Callable[[], Awaitable[None]] | None = None
+    on_restart: Callable[[], None] | None = None
+    activity_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    resume_event: asyncio.Event | None = None
+    runner: asyncio.Task[None] | None = None
+    resume_comments: list[str] = field(default_factory=list)
+
+    @property
+    def allowed_actions(self) -> list[str]:
+        if self.state == "InProgress" or self.state == "NotStarted":
+            return ["Cancel"]
+        if self.state == "Suspended":
+            return ["Cancel", "Resume"]
+        if self.state == "Failed":
+            return ["Restart"]
+        return []
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in ("Succeeded", "Failed", "Cancelled")
+
+    def failure_hits(self, index: int) -> bool:
+        f = self.failure
+        if f is None:
+            return False
+        if isinstance(f.task, int):
+            return f.task == index
+        t = self.tasks[index]
+        return f.task.lower() in (t.task_id.lower(), t.name.lower())
+
+
+def _task_json(t: SimTask) -> dict[str, Any]:
+    if t.instructions:
+        custom: dict[str, Any] = {
+            "instanceType": "ManualActionTaskDetails",
+            "name": t.name,
+            "instructions": t.instructions,
+            "observation": t.observation,
+        }
+        task_type = "ManualActionTaskDetails"
+    else:
+        custom = {"instanceType": "TaskDetails"}
+        task_type = "TaskDetails"
+    group = None
+    if t.group is not None:
+        group = {
+            "instanceType": "RecoveryPlanGroupTaskDetails",
+            "childTasks": [],
+            "name": t.group[0],
+            "groupId": t.group[1],
+            "rpGroupType": t.group[2],
+        }
+    return {
+        "taskId": t.task_id,
+        "name": t.name,
+        "startTime": wire_time(t.start),
+        "endTime": wire_time(t.end),
+        "allowedActions": [],
+        "friendlyName": t.friendly_name,
+        "state": t.state,
+        "stateDescription": t.state_description,
+        "taskType": task_type,
+        "customDetails": custom,
+        "groupTaskCustomDetails": group,
+        "errors": t.errors,
+    }
+
+
+def job_json(job: SimJob, vault_id: str) -> dict[str, Any]:
+    props: dict[str, Any] = {
+        "activityId": f"{job.activity_id} ActivityId: {job.activity_id}",
+        "scenarioName": job.scenario,
+        "friendlyName": job.friendly_name,
+        "state": job.state,
+        "stateDescription": job.state_description,
+        "tasks": [_task_json(t) for t in job.tasks],
+        "errors": job.errors,
+        "startTime": wire_time(job.start),
+        "allowedActions": job.allowed_actions,
+        "targetObjectId": job.target_object_id,
+        "targetObjectName": job.target_object_name,
+        "targetInstanceType": job.target_instance_type,
+        "customDetails": job.custom_details,
+    }
+    if job.end is not None:
+        props["endTime"] = wire_time(job.end)
+    return {
+        "id": f"{vault_id}/replicationJobs/{job.name}",
+        "name": job.name,
+        "type": "Microsoft.RecoveryServices/vaults/replicationJobs",
+        "properties": props,
+    }
+
+
+def job_error(f: JobFailure, task_id: str) -> dict[str, Any]:
+    """A JobErrorDetails entry as ASR sends it (reference 4.1)."""
+    return {
+        "serviceErrorDetails": {
+            "code": f.code,
+            "message": f.message,
+            "possibleCauses": f.possible_causes,
+            "recommendedAction": f.recommended_action,
+            "activityId": str(uuid.uuid4()),
+        },
+        "providerErrorDetails": None,
+        "errorLevel": "Error",
+        "creationTime": wire_time(utcnow()),
+        "taskId": task_id,
+    }
+
+
+def operation_status_json(job: SimJob, cancelled_spelling: str) -> dict[str, Any]:
+    """The generic ARM async-operation body of replicationOperationStatus (reference 2.3)."""
+    status = {
+        "Succeeded": "Succeeded",
+        "Failed": "Failed",
+        "Cancelled": cancelled_spelling,
+    }.get(job.state, "InProgress")
+    error = None
+    if job.state == "Failed" and job.errors:
+        d = job.errors[0]["serviceErrorDetails"]
+        error = {"code": d["code"], "message": d["message"], "details": None}
+    return {
+        "error": error,
+        "id": None,
+        "name": job.name,
+        "properties": None,
+        "status": status,
+        "startTime": wire_time(job.start),
+        "endTime": wire_time(job.end) if job.end else None,
+        "percentComplete": None,
+    }
+
+
+@dataclass
+class JobRunner:
+    """Runs jobs task by task on the simulator's event loop."""
+
+    task_seconds: Callable[[], float]
+    faults: Faults
+
+    def start(self, job: SimJob) -> None:
+        job.failure = self.faults.take_job_failure(
+            (job.action, job.scenario), (job.target_object_id, job.target_object_name)
+        )
+        job.resume_event = asyncio.Event()
+        job.state, job.state_description = "InProgress", "InProgress"
+        job.runner = asyncio.get_running_loop().create_task(self._run(job))
+
+    def resume(self, job: SimJob, comments: str) -> None:
+        job.resume_comments.append(comments)
+        assert job.resume_event is not None
+        job.resume_event.set()
+
+    def cancel(self, job: SimJob) -> None:
+        if job.runner is not None:
+            job.runner.cancel()
+
+    def restart(self, job: SimJob) -> None:
+        job.errors.clear()
+        job.end = None
+        job.failure = None
+        t = job.tasks[job.cursor]
+        t.set("NotStarted")
+        t.errors.clear()
+        t.start = t.end = None
+        if job.on_restart is not None:
+            job.on_restart()
+        job.state, job.state_description = "InProgress", "InProgress"
+        job.resume_event = asyncio.Event()
+        job.runner = asyncio.get_running_loop().create_task(self._run(job))
+
+    async def _run(self, job: SimJob) -> None:
+        try:
+            while job.cursor < len(job.tasks):
+                i = job.cursor
+                task = job.tasks[i]
+                task.start = utcnow()
+                if task.suspend:
+                    task.set("Suspended", "WaitingForManualAction")
+                    job.state, job.state_description = "Suspended", "WaitingForManualAction"
+                    assert job.resume_event is not None
+                    job.resume_event.clear()
+                    await job.resume_event.wait()
+                    job.state, job.state_description = "InProgress", "InProgress"
+                    task.observation = job.resume_comments[-1] if job.resume_comments else ""
+                else:
+                    task.set("InProgress")
+                    await asyncio.sleep(self.task_seconds())
+                if job.failure_hits(i):
+                    assert job.failure is not None
+                    err = job_error(job.failure, task.task_id)
+                    task.set("Failed")
+                    task.end = utcnow()
+                    task.errors.append(err)
+                    job.errors.append(err)
+                    job.state, job.state_description = "Failed", "Failed"
+                    job.end = utcnow()
+                    if job.on_failed is not None:
+                        await job.on_failed()
+                    return
+                if task.effect is not None:
+                    await task.effect()
+                task.set("Succeeded", "Completed")
+                task.end = utcnow()
+                job.cursor += 1
+            job.state, job.state_description = "Succeeded", "Completed"
+            job.end = utcnow()
+            if job.on_success is not None:
+                job.on_success()
+        except asyncio.CancelledError:
+            for t in job.tasks[job.cursor :]:
+                if t.state in ("InProgress", "Suspended"):
+                    t.set("Cancelled")
+                    t.end = utcnow()
+            job.state, job.state_description = "Cancelled", "Cancelled"
+            job.end = utcnow()
+            if job.on_failed is not None:
+                with contextlib.suppress(Exception):
+                    await job.on_failed()

@@ -1,0 +1,1656 @@
+"""The simulated ASR vault: protected items, recovery plans, recovery points and jobs.
+
+State moves as in reference section 3.3; the rows the reference leaves
+[UNCONFIRMED] are filled with the documented choices in `PHASES` (see
+docs/simulator.md). Everything here runs on the simulator's event loop.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from asr_operator.sim.asr.jobs import JobRunner, SimJob, SimTask, utcnow, wire_time
+from asr_operator.sim.asr.vm_endpoints import VmEndpoints
+from asr_operator.sim.datacenter import Datacenter
+from asr_operator.sim.scenario import VM, ComputeSizeSpec, Plan, Scenario, stable_id
+
+AZURE_FABRIC_ID = "Microsoft Azure"
+AZURE_FABRIC_NAME = "d49858f157601230a6ac5862fbbc6e63bf38d23ecd96cf953767945d457fe9d5"
+AZURE_CONTAINER_NAME = "d38048d4-b460-4791-8ece-108395ee8478"
+IDLE_START = "1753-01-01T01:01:01Z"
+NEVER = "1601-01-01T00:00:00.0000000Z"
+RP_KEEP = 500  # recovery points kept per item
+CONTAINER_TYPE = (
+    "Microsoft.RecoveryServices/vaults/replicationFabrics/replicationProtectionContainers"
+)
+ITEM_TYPE = f"{CONTAINER_TYPE}/replicationProtectedItems"
+
+# Error codes this simulator uses for refusals (ASR's real codes are [UNCONFIRMED]).
+CODE_CONFLICT = "28133"  # another operation is in progress (HTTP 409)
+CODE_NOT_ALLOWED = "28127"  # operation not allowed in the current state (HTTP 400)
+CODE_BAD_INPUT = "28004"  # malformed or invalid input (HTTP 400)
+CODE_NOT_FOUND = "NotFound"
+
+
+class Refusal(Exception):
+    """An ASR error answer: HTTP status plus the ARM error envelope."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        possible_causes: str = "",
+        recommended_action: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = {
+            "error": {
+                "code": code,
+                "message": message,
+                "possibleCauses": possible_causes,
+                "recommendedAction": recommended_action,
+            }
+        }
+
+
+def bad_input(message: str) -> Refusal:
+    return Refusal(400, CODE_BAD_INPUT, message, "The request has invalid input.", "Fix the input.")
+
+
+def not_found(what: str) -> Refusal:
+    return Refusal(404, CODE_NOT_FOUND, f"{what} was not found.")
+
+
+# --- item phases (the state table) ----------------------------------------------------
+
+PROTECTED_OPS = ("PlannedFailover", "UnplannedFailover", "DisableProtection", "TestFailover")
+COMMIT_PENDING_OPS = ("Commit", "DisableProtection", "ChangePit", "CompleteMigration")
+
+
+@dataclass(frozen=True)
+class PhaseSpec:
+    protection_state: str
+    description: str
+    active_location: str
+    allowed: tuple[str, ...]
+    tfo_state: str = "None"
+    tfo_description: str = "None"
+
+
+PHASES: dict[str, PhaseSpec] = {
+    "Protected": PhaseSpec("Protected", "Protected", "Primary", PROTECTED_OPS),
+    "TestFailoverPending": PhaseSpec(
+        "Protected",
+        "Cleanup test failover pending",
+        "Primary",
+        ("TestFailoverCleanup",),
+        "WaitingForCompletion",
+        "Waiting for user input",
+    ),
+    "PlannedFailoverCommitPending": PhaseSpec(
+        "PlannedFailoverCommitRequired", "Planned failover finished", "Recovery", COMMIT_PENDING_OPS
+    ),
+    "UnplannedFailoverCommitPending": PhaseSpec(
+        "UnplannedFailoverCommitPendingStatesBegin",
+        "Failover completed",
+        "Recovery",
+        COMMIT_PENDING_OPS,
+    ),
+    "FailedOver": PhaseSpec(
+        "PlannedFailoverStatesBegin",
+        "Planned failover committed",
+        "Recovery",
+        ("DisableProtection", "Failback", "CompleteMigration"),
+    ),
+    # [UNCONFIRMED] rows: the simulator's documented choice.
+    "FailbackCommitPending": PhaseSpec(
+        "FailbackCommitPending", "Failback finished", "Primary", ("Commit",)
+    ),
+    "FailbackCommitted": PhaseSpec(
+        "FailbackCommitted",
+        "Failback committed",
+        "Primary",
+        ("ReverseReplicate", "DisableProtection"),
+    ),
+}
+
+# protectionState/description shown while a job of that scenario runs (allowedOperations empty).
+BUSY_STATES: dict[str, tuple[str, str]] = {
+    "PlannedFailover": ("PlannedFailoverInProgress", "Planned failover in progress"),
+    "Failback": ("FailbackInProgress", "Failback in progress"),
+    "UnplannedFailover": ("UnplannedFailoverInProgress", "Failover in progress"),
+    "CommitFailover": ("CommitFailoverInProgress", "Commit in progress"),
+    "ChangePit": ("ChangePitInProgress", "Changing recovery point"),
+    "SwitchProtection": ("ReverseReplicationInProgress", "Reverse replication in progress"),
+    "CancelFailover": ("CancelFailoverInProgress", "Cancel failover in progress"),
+}
+
+
+# --- items ------------------------------------------------------------------------------
+
+
+@dataclass
+class RecoveryPointState:
+    name: str
+    time: datetime
+    type: str
+
+
+@dataclass
+class Target:
+    """Compute and Network settings (reference section 11)."""
+
+    vm_name: str
+    size: str
+    resource_group_id: str
+    network_id: str
+    nics: list[dict[str, Any]]  # {nicId, subnet, ip}
+    availability_set_id: str = ""
+    availability_zone: str = ""
+    use_managed_disks: str = "true"
+    tags: dict[str, str] = field(default_factory=dict)
+    license_type: str = "WindowsServer"
+
+
+@dataclass
+class Item:
+    vm: VM
+    vm_id: str
+    site: str
+    host: str
+    fabric: str
+    container: str
+    target: Target
+    phase: str = "Protected"
+    job: SimJob | None = None
+    rps: list[RecoveryPointState] = field(default_factory=list)
+    rp_seq: int = 0
+    next_rp_at: float = 0.0
+    failover_rp_id: str | None = None
+    last_failover_time: datetime | None = None
+    last_tfo_time: datetime | None = None
+    recovery_vm_ips: list[str] = field(default_factory=list)
+    test_vm_ips: list[str] = field(default_factory=list)
+    recovery_booted: bool = False
+    test_booted: bool = False
+    busy: tuple[str, str] | None = None  # protectionState override while a job runs
+    tfo_busy: tuple[str, str] | None = None
+    plans: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.vm.name
+
+    @property
+    def replicating(self) -> bool:
+        return (self.phase in ("Protected", "TestFailoverPending") and self.busy is None) or (
+            self.phase in ("Protected", "TestFailoverPending")
+            and self.busy is not None
+            and self.job is not None
+            and self.job.scenario in ("TestFailover", "TestFailoverCleanup", "UpdateVmProperties")
+        )
+
+    @property
+    def allowed(self) -> tuple[str, ...]:
+        if self.job is not None and not self.job.terminal:
+            return ()
+        return PHASES[self.phase].allowed
+
+
+def _nic_id(vm_id: str, index: int) -> str:
+    raw = f"Microsoft:{vm_id.upper()}\\{stable_id('nic', vm_id, str(index)).upper()}"
+    return base64.b64encode(raw.encode()).decode()
+
+
+@dataclass
+class PlanState:
+    spec: Plan
+    items: list[list[Item]]  # boot groups
+    jobs: list[SimJob] = field(default_factory=list)
+    last_times: dict[str, datetime] = field(default_factory=dict)
+
+    @property
+    def all_items(self) -> list[Item]:
+        return [i for g in self.items for i in g]
+
+
+# --- operations: what each action does ----------------------------------------------------
+
+Hook = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class Vault:
+    scenario: Scenario
+    datacenter: Datacenter
+    endpoints: VmEndpoints
+    runner: JobRunner
+    time_scale: float = 1.0
+    items: dict[str, Item] = field(default_factory=dict)  # by vm id (lower case)
+    plans: dict[str, PlanState] = field(default_factory=dict)  # by name (lower case)
+    jobs: dict[str, SimJob] = field(default_factory=dict)
+    clock: Callable[[], float] = time.monotonic
+
+    def __post_init__(self) -> None:
+        sc = self.scenario
+        now = self.clock()
+        for site, host, vm in sc.all_vms():
+            if not vm.protected:
+                continue
+            vm_id = vm.vm_id(host.name)
+            rg_id = (
+                f"/subscriptions/{sc.subscription_id}/resourceGroups/{sc.resource_group}-recovered"
+            )
+            net = vm.recovery_network_id or (
+                f"/subscriptions/{sc.subscription_id}/resourceGroups/{sc.resource_group}-net"
+                "/providers/Microsoft.Network/virtualNetworks/vnet-recovery"
+            )
+            nics = [
+                {
+                    "nicId": _nic_id(vm_id, n),
+                    "subnet": vm.recovery_subnet,
+                    "ip": vm.recovery_ip if n == 0 else "",
+                }
+                for n in range(max(1, vm.nics))
+            ]
+            item = Item(
+                vm=vm,
+                vm_id=vm_id,
+                site=site.name,
+                host=host.name,
+                fabric=site.name,
+                container=self.container_name(site.name),
+                target=Target(
+                    vm_name=vm.name,
+                    size=vm.recovery_size,
+                    resource_group_id=rg_id,
+                    network_id=net,
+                    nics=nics,
+                    license_type="WindowsServer" if vm.os_type == "Windows" else "NoLicenseType",
+                ),
+            )
+            # Pretend replication has been running: a few points already exist.
+            interval = self.rp_interval
+            for _ in range(8):
+                self._add_rp(item, datetime.now(UTC) - timedelta(seconds=interval * (8 - _)))
+            item.next_rp_at = now + interval
+            self.items[vm_id.lower()] = item
+        for plan in sc.plans:
+            groups = [[self._item_by_vm_name(n) for n in g.vms] for g in plan.groups]
+            ps = PlanState(spec=plan, items=groups)
+            for it in ps.all_items:
+                it.plans.append(plan.name)
+            self.plans[plan.name.lower()] = ps
+
+    # --- ids ----------------------------------------------------------------------------
+
+    @property
+    def vault_id(self) -> str:
+        sc = self.scenario
+        return (
+            f"/Subscriptions/{sc.subscription_id}/resourceGroups/{sc.resource_group}"
+            f"/providers/Microsoft.RecoveryServices/vaults/{sc.vault}"
+        )
+
+    @staticmethod
+    def container_name(site: str) -> str:
+        return f"cloud_{stable_id('container', site)}"
+
+    def container_id(self, fabric: str) -> str:
+        return (
+            f"{self.vault_id}/replicationFabrics/{fabric}/replicationProtectionContainers/"
+            f"{self.container_name(fabric)}"
+        )
+
+    def item_id(self, item: Item) -> str:
+        return (
+            f"{self.vault_id}/replicationFabrics/{item.fabric}/replicationProtectionContainers/"
+            f"{item.container}/replicationProtectedItems/{item.vm_id}"
+        )
+
+    def plan_id(self, plan: PlanState) -> str:
+        return f"{self.vault_id}/replicationRecoveryPlans/{plan.spec.name}"
+
+    def rp_id(self, item: Item, rp_name: str) -> str:
+        return f"{self.item_id(item)}/recoveryPoints/{rp_name}"
+
+    @property
+    def rp_interval(self) -> float:
+        return max(0.01, self.scenario.recovery_point_seconds * self.time_scale)
+
+    # --- lookups ------------------------------------------------------------------------
+
+    def _item_by_vm_name(self, name: str) -> Item:
+        for it in self.items.values():
+            if it.name.lower() == name.lower():
+                return it
+        raise ValueError(f"plan refers to unknown or unprotected VM {name!r}")
+
+    def find_item(self, key: str) -> Item | None:
+        """By VM id or friendly name (for the control API)."""
+        it = self.items.get(key.lower())
+        if it is not None:
+            return it
+        for it in self.items.values():
+            if it.name.lower() == key.lower():
+                return it
+        return None
+
+    def item(self, fabric: str, container: str, name: str) -> Item:
+        it = self.items.get(name.lower())
+        if (
+            it is None
+            or it.fabric.lower() != fabric.lower()
+            or it.container.lower() != container.lower()
+        ):
+            raise not_found(f"Replication protected item '{name}'")
+        return it
+
+    def plan(self, name: str) -> PlanState:
+        p = self.plans.get(name.lower())
+        if p is None:
+            raise not_found(f"Recovery plan '{name}'")
+        return p
+
+    def job(self, name: str) -> SimJob:
+        j = self.jobs.get(name.lower())
+        if j is None:
+            raise not_found(f"Job '{name}'")
+        return j
+
+    def fabrics(self) -> list[str]:
+        return sorted(
+            {it.fabric for it in self.items.values()} | {s.name for s in self.scenario.sites}
+        )
+
+    # --- recovery points and replication ----------------------------------------------------
+
+    def _add_rp(self, item: Item, when: datetime) -> None:
+        item.rp_seq += 1
+        every = max(1, self.scenario.app_consistent_every)
+        kind = "ApplicationConsistent" if item.rp_seq % every == 0 else "CrashConsistent"
+        name = stable_id("rp", item.vm_id, str(item.rp_seq))
+        item.rps.append(RecoveryPointState(name=name, time=when, type=kind))
+        del item.rps[:-RP_KEEP]
+
+    def advance(self, item: Item) -> None:
+        """Let recovery points appear while the item replicates."""
+        now = self.clock()
+        if not item.replicating:
+            item.next_rp_at = now + self.rp_interval
+            return
+        wall = datetime.now(UTC)
+        while item.next_rp_at <= now:
+            self._add_rp(item, wall - timedelta(seconds=now - item.next_rp_at))
+            item.next_rp_at += self.rp_interval
+
+    def recovery_point(self, item: Item, name: str) -> RecoveryPointState:
+        self.advance(item)
+        for rp in item.rps:
+            if rp.name.lower() == name.lower():
+                return rp
+        raise not_found(f"Recovery point '{name}'")
+
+    def _resolve_rp(self, item: Item, rp_id: str | None) -> RecoveryPointState:
+        self.advance(item)
+        if not rp_id:
+            if not item.rps:
+                raise Refusal(400, CODE_NOT_ALLOWED, "No recovery point is available.")
+            return item.rps[-1]
+        name = rp_id.rstrip("/").rsplit("/", 1)[-1]
+        return self.recovery_point(item, name)
+
+    # --- job plumbing ----------------------------------------------------------------------
+
+    def _check_item(self, item: Item, operation: str, allow_unlisted: bool = False) -> None:
+        if item.job is not None and not item.job.terminal:
+            raise Refusal(
+                409,
+                CODE_CONFLICT,
+                f"Another operation ({item.job.scenario}) is in progress on the protected item "
+                f"'{item.name}'.",
+                "An operation is already running on the protected item.",
+                f"Wait for job '{item.job.name}' to finish, then retry.",
+            )
+        if not allow_unlisted and operation not in item.allowed:
+            raise Refusal(
+                400,
+                CODE_NOT_ALLOWED,
+                f"The operation '{operation}' is not allowed for the protected item "
+                f"'{item.name}' in its current state '{PHASES[item.phase].protection_state}'.",
+                f"Allowed operations now: {', '.join(item.allowed) or 'none'}.",
+                "Check the protected item's allowed operations.",
+            )
+
+    def _item_job(
+        self,
+        item: Item,
+        action: str,
+        scenario: str,
+        friendly: str,
+        tasks: list[SimTask],
+        done_phase: str | None,
+        busy: tuple[str, str] | None = None,
+        tfo_busy: tuple[str, str] | None = None,
+        on_success: Callable[[], None] | None = None,
+        undo: Hook | None = None,
+        custom: dict[str, Any] | None = None,
+    ) -> SimJob:
+        job = SimJob(
+            action=action,
+            scenario=scenario,
+            friendly_name=friendly,
+            resource_id=self.item_id(item),
+            target_object_id=item.vm_id,
+            target_object_name=item.name,
+            target_instance_type="ProtectionEntity",
+            tasks=tasks,
+            custom_details=custom or self._failover_details(item),
+        )
+        before = item.phase
+
+        def begin() -> None:
+            item.job = job
+            item.busy = busy if busy is not None else BUSY_STATES.get(scenario)
+            item.tfo_busy = tfo_busy
+
+        def success() -> None:
+            item.busy = item.tfo_busy = None
+            if done_phase is not None:
+                item.phase = done_phase
+            if on_success is not None:
+                on_success()
+
+        async def failed() -> None:
+            item.busy = item.tfo_busy = None
+            item.phase = before
+            if undo is not None:
+                await undo()
+
+        job.on_success, job.on_failed, job.on_restart = success, failed, begin
+        begin()
+        self.jobs[job.name.lower()] = job
+        self.runner.start(job)
+        return job
+
+    def _failover_details(self, item: Item) -> dict[str, Any]:
+        return {
+            "instanceType": "FailoverJobDetails",
+            "protectedItemDetails": [],
+            "affectedObjectDetails": {
+                "primaryVmId": item.vm_id,
+                "primaryVmName": item.name,
+                "recoveryVmId": "",
+                "recoveryVmName": item.target.vm_name,
+                "primaryCloudId": item.container,
+                "primaryCloudName": item.site,
+                "recoveryCloudId": AZURE_CONTAINER_NAME,
+                "recoveryCloudName": AZURE_FABRIC_ID,
+                "primaryFabricProviderId": "HyperVSite",
+                "recoveryFabricProviderId": "Azure",
+            },
+        }
+
+    # --- item effects ------------------------------------------------------------------
+
+    def _power(self, item: Item, state: str) -> Hook:
+        async def effect() -> None:
+            if item.vm_id in self.datacenter.vms:
+                self.datacenter.set_power(item.vm_id, state)
+
+        return effect
+
+    def _boot_recovery(self, item: Item) -> Hook:
+        async def effect() -> None:
+            ip = await self.endpoints.boot(f"{item.vm_id}:recovery")
+            item.recovery_vm_ips = [ip]
+            item.recovery_booted = True
+
+        return effect
+
+    def _stop_recovery(self, item: Item, forget: bool = False) -> Hook:
+        async def effect() -> None:
+            await self.endpoints.shutdown(f"{item.vm_id}:recovery")
+            item.recovery_booted = False
+            if forget:
+                item.recovery_vm_ips = []
+
+        return effect
+
+    def _boot_test(self, item: Item) -> Hook:
+        async def effect() -> None:
+            ip = await self.endpoints.boot(f"{item.vm_id}:test")
+            item.test_vm_ips = [ip]
+            item.test_booted = True
+
+        return effect
+
+    def _stop_test(self, item: Item) -> Hook:
+        async def effect() -> None:
+            await self.endpoints.shutdown(f"{item.vm_id}:test")
+            item.test_booted = False
+            item.test_vm_ips = []
+
+        return effect
+
+    @staticmethod
+    def _seq(*hooks: Hook) -> Hook:
+        async def effect() -> None:
+            for h in hooks:
+                await h()
+
+        return effect
+
+    # --- item actions ------------------------------------------------------------------------
+
+    def planned_failover(self, item: Item, body: dict[str, Any]) -> SimJob:
+        props = _props(body, required=False)
+        direction = str(props.get("failoverDirection") or "PrimaryToRecovery")
+        details = props.get("providerSpecificDetails") or {}
+        if direction == "RecoveryToPrimary":
+            return self._failback(item, details)
+        if direction != "PrimaryToRecovery":
+            raise bad_input(f"Invalid failover direction '{direction}'.")
+        self._check_item(item, "PlannedFailover")
+        rp = self._resolve_rp(item, details.get("recoveryPointId"))
+        tasks = [
+            SimTask(
+                "PlannedFailoverPreflightChecksTask",
+                "VmPfoPrerequisitesCheck",
+                "Prerequisites check for planned failover",
+            ),
+            SimTask(
+                "ShutdownVmOnPrimary",
+                "VmShutdownVmOnPrimary",
+                "Shut down the virtual machine",
+                effect=self._power(item, "Off"),
+            ),
+            SimTask("PrepareForFailoverTask", "VmPrepareForFailover", "Preparing for failover"),
+            SimTask("FailoverTask", "VmFailover", "Start failover"),
+            SimTask(
+                "StartVmOnSecondary",
+                "VmFoStartVmOnSecondary",
+                "Start the replica virtual machine",
+                effect=self._boot_recovery(item),
+            ),
+        ]
+        return self._item_job(
+            item,
+            "plannedFailover",
+            "PlannedFailover",
+            "Planned failover",
+            tasks,
+            "PlannedFailoverCommitPending",
+            on_success=self._failed_over(item, rp),
+            undo=self._stop_recovery(item, forget=True),
+        )
+
+    def _failed_over(self, item: Item, rp: RecoveryPointState) -> Callable[[], None]:
+        def done() -> None:
+            item.failover_rp_id = self.rp_id(item, rp.name)
+            item.last_failover_time = utcnow()
+
+        return done
+
+    def _failback(self, item: Item, details: dict[str, Any]) -> SimJob:
+        instance = str(details.get("instanceType", ""))
+        if instance and instance != "HyperVReplicaAzureFailback":
+            raise bad_input(f"Provider input '{instance}' is not valid for failback.")
+        sync = str(details.get("dataSyncOption") or "ForSynchronization")
+        if sync not in ("ForDownTime", "ForSynchronization"):
+            raise bad_input(f"Invalid dataSyncOption '{sync}'.")
+        creation = str(details.get("recoveryVmCreationOption") or "NoAction")
+        if creation not in ("NoAction", "CreateVmIfNotFound"):
+            raise bad_input(f"Invalid recoveryVmCreationOption '{creation}'.")
+        self._check_item(item, "Failback")
+        tasks = [
+            SimTask(
+                "FailbackPreflightChecksTask",
+                "VmFbPrerequisitesCheck",
+                "Prerequisites check for failback",
+            )
+        ]
+        if sync == "ForDownTime":
+            tasks += [
+                SimTask(
+                    "SynchronizeDataTask", "VmFbSyncData", "Synchronize data (Azure VM running)"
+                ),
+                SimTask(
+                    "WaitForCompleteFailoverTask",
+                    "VmFbWaitForCompleteFailover",
+                    "Complete failover (waiting for user input)",
+                    suspend=True,
+                ),
+                SimTask(
+                    "ShutdownVmOnRecovery",
+                    "VmFbShutdownAzureVm",
+                    "Shut down the Azure virtual machine",
+                    effect=self._stop_recovery(item),
+                ),
+                SimTask("SynchronizeDeltaTask", "VmFbSyncDelta", "Synchronize final changes"),
+            ]
+        else:
+            tasks += [
+                SimTask(
+                    "ShutdownVmOnRecovery",
+                    "VmFbShutdownAzureVm",
+                    "Shut down the Azure virtual machine",
+                    effect=self._stop_recovery(item),
+                ),
+                SimTask("SynchronizeDataTask", "VmFbSyncData", "Synchronize data (full download)"),
+            ]
+        if creation == "CreateVmIfNotFound":
+            tasks.append(
+                SimTask(
+                    "CreateVmOnPrimaryTask",
+                    "VmFbCreateVm",
+                    "Create the on-premises virtual machine",
+                )
+            )
+        tasks += [
+            SimTask("FailoverTask", "VmFailback", "Start failback"),
+            SimTask(
+                "StartVmOnPrimary",
+                "VmFbStartVmOnPrimary",
+                "Start the on-premises virtual machine",
+                effect=self._power(item, "Running"),
+            ),
+        ]
+        return self._item_job(
+            item,
+            "plannedFailover",
+            "PlannedFailover",
+            "Failback",
+            tasks,
+            "FailbackCommitPending",
+            busy=BUSY_STATES["Failback"],
+            undo=self._boot_recovery(item),
+        )
+
+    def unplanned_failover(self, item: Item, body: dict[str, Any]) -> SimJob:
+        props = _props(body)
+        direction = str(props.get("failoverDirection") or "")
+        if direction != "PrimaryToRecovery":
+            raise bad_input(
+                f"Unplanned failover supports only PrimaryToRecovery, not '{direction}'."
+            )
+        source_ops = str(props.get("sourceSiteOperations") or "NotRequired")
+        if source_ops not in ("Required", "NotRequired"):
+            raise bad_input(f"Invalid sourceSiteOperations '{source_ops}'.")
+        details = props.get("providerSpecificDetails") or {}
+        self._check_item(item, "UnplannedFailover")
+        rp = self._resolve_rp(item, details.get("recoveryPointId"))
+        tasks = [
+            SimTask(
+                "UnplannedFailoverPreflightChecksTask",
+                "VmUfoPrerequisitesCheck",
+                "Prerequisites check for failover",
+            )
+        ]
+        if source_ops == "Required":
+            tasks.append(
+                SimTask(
+                    "ShutdownVmOnPrimary",
+                    "VmShutdownVmOnPrimary",
+                    "Shut down the virtual machine",
+                    effect=self._power(item, "Off"),
+                )
+            )
+        tasks += [
+            SimTask("FailoverTask", "VmFailover", "Start failover"),
+            SimTask(
+                "StartVmOnSecondary",
+                "VmFoStartVmOnSecondary",
+                "Start the replica virtual machine",
+                effect=self._boot_recovery(item),
+            ),
+        ]
+        return self._item_job(
+            item,
+            "unplannedFailover",
+            "UnplannedFailover",
+            "Failover",
+            tasks,
+            "UnplannedFailoverCommitPending",
+            on_success=self._failed_over(item, rp),
+            undo=self._stop_recovery(item, forget=True),
+        )
+
+    def test_failover(self, item: Item, body: dict[str, Any]) -> SimJob:
+        props = _props(body)
+        network_type = str(props.get("networkType") or "")
+        if network_type not in ("VmNetworkAsInput", "NoNetworkAttachAsInput"):
+            raise bad_input(f"Invalid networkType '{network_type}'.")
+        network_id = str(props.get("networkId") or "")
+        if network_type == "VmNetworkAsInput" and not network_id:
+            raise bad_input("networkId is required when networkType is VmNetworkAsInput.")
+        details = props.get("providerSpecificDetails") or {}
+        self._check_item(item, "TestFailover")
+        rp = self._resolve_rp(item, details.get("recoveryPointId"))
+        tasks = [
+            SimTask(
+                "TestFailoverPreflightChecksTask",
+                "VmTfoPrerequisitesCheck",
+                "Prerequisites check for test failover",
+            ),
+            SimTask("BeginTestFailoverTask", "VmTfoInitiateFailover", "Starting test failover"),
+            SimTask(
+                "PrepareTestProtectedEntitiesTask",
+                "VmTfoPrepareTestVm",
+                "Creating test virtual machine",
+            ),
+            SimTask(
+                "BootTestProtectedEntitiesTask",
+                "VmTfoBootTestVm",
+                "Start the virtual machine",
+                effect=self._boot_test(item),
+            ),
+        ]
+        custom = {
+            "instanceType": "TestFailoverJobDetails",
+            "testFailoverStatus": "Active",
+            "comments": "",
+            "networkName": network_id.rsplit("/", 1)[-1],
+            "networkFriendlyName": network_id.rsplit("/", 1)[-1],
+            "networkType": network_type,
+            "protectedItemDetails": [
+                {
+                    "name": item.vm_id,
+                    "friendlyName": item.name,
+                    "testVmName": f"{item.target.vm_name}-test",
+                    "testVmFriendlyName": f"{item.target.vm_name}-test",
+                    "networkConnectionStatus": "Connected",
+                    "networkFriendlyName": network_id.rsplit("/", 1)[-1],
+                    "subnet": item.target.nics[0]["subnet"],
+                    "recoveryPointId": rp.name,
+                    "recoveryPointTime": wire_time(rp.time),
+                }
+            ],
+            "affectedObjectDetails": self._failover_details(item)["affectedObjectDetails"],
+        }
+
+        def done() -> None:
+            item.failover_rp_id = self.rp_id(item, rp.name)
+            item.last_tfo_time = utcnow()
+
+        return self._item_job(
+            item,
+            "testFailover",
+            "TestFailover",
+            "Test failover",
+            tasks,
+            "TestFailoverPending",
+            tfo_busy=("InProgress", "Test failover in progress"),
+            on_success=done,
+            undo=self._stop_test(item),
+            custom=custom,
+        )
+
+    def test_failover_cleanup(self, item: Item, body: dict[str, Any]) -> SimJob:
+        props = _props(body)
+        self._check_item(item, "TestFailoverCleanup")
+        tasks = [
+            SimTask(
+                "TestFailoverCleanupPreflightChecksTask",
+                "VmTfoCleanupPreflightsCheck",
+                "Prerequisites check for test failover cleanup",
+            ),
+            SimTask("EndTestFailoverTask", "VmTfoEndFailover", "Ending test failover"),
+            SimTask(
+                "CleanupTestProtectedEntitiesTask",
+                "VmTfoDeleteTestVm",
+                "Clean up the test virtual machine",
+                effect=self._stop_test(item),
+            ),
+        ]
+        custom = {
+            "instanceType": "TestFailoverJobDetails",
+            "testFailoverStatus": "Completed",
+            "comments": str(props.get("comments") or ""),
+            "protectedItemDetails": [],
+            "affectedObjectDetails": self._failover_details(item)["affectedObjectDetails"],
+        }
+        return self._item_job(
+            item,
+            "testFailoverCleanup",
+            "TestFailoverCleanup",
+            "Test failover cleanup",
+            tasks,
+            "Protected",
+            tfo_busy=("MarkedForDeletion", "Cleaning up test environment"),
+            custom=custom,
+        )
+
+    def failover_commit(self, item: Item) -> SimJob:
+        self._check_item(item, "Commit")
+        if item.phase == "FailbackCommitPending":
+            tasks = [
+                SimTask(
+                    "CommitFailbackPreflightChecksTask",
+                    "VmCommitPrerequisitesCheck",
+                    "Prerequisites check for commit",
+                ),
+                SimTask("CommitFailoverTask", "VmCommitFailover", "Commit"),
+                SimTask(
+                    "DeleteRecoveryVmTask",
+                    "VmDeleteAzureVm",
+                    "Delete the Azure virtual machine",
+                    effect=self._stop_recovery(item, forget=True),
+                ),
+            ]
+            return self._item_job(
+                item, "failoverCommit", "CommitFailover", "Commit", tasks, "FailbackCommitted"
+            )
+        tasks = [
+            SimTask(
+                "CommitFailoverPreflightChecksTask",
+                "VmCommitPrerequisitesCheck",
+                "Prerequisites check for commit",
+            ),
+            SimTask("CommitFailoverTask", "VmCommitFailover", "Commit"),
+        ]
+
+        def done() -> None:
+            kept = item.failover_rp_id.rsplit("/", 1)[-1] if item.failover_rp_id else ""
+            item.rps = [rp for rp in item.rps if rp.name == kept]  # commit deletes the others
+
+        return self._item_job(
+            item, "failoverCommit", "CommitFailover", "Commit", tasks, "FailedOver", on_success=done
+        )
+
+    def apply_recovery_point(self, item: Item, body: dict[str, Any]) -> SimJob:
+        props = _props(body)
+        if not props.get("providerSpecificDetails"):
+            raise bad_input("providerSpecificDetails is required.")
+        rp_id = str(props.get("recoveryPointId") or "")
+        if not rp_id:
+            raise bad_input("recoveryPointId is required.")
+        self._check_item(item, "ChangePit")
+        rp = self._resolve_rp(item, rp_id)
+        tasks = [
+            SimTask(
+                "ChangePitPreflightChecksTask",
+                "VmChangePitPrerequisitesCheck",
+                "Prerequisites check",
+            ),
+            SimTask(
+                "ChangePitTask",
+                "VmChangePit",
+                "Change recovery point",
+                effect=self._seq(self._stop_recovery(item), self._boot_recovery(item)),
+            ),
+        ]
+        return self._item_job(
+            item,
+            "applyRecoveryPoint",
+            "ChangePit",
+            "Change recovery point",
+            tasks,
+            None,
+            on_success=self._failed_over(item, rp),
+        )
+
+    def reprotect(self, item: Item, body: dict[str, Any]) -> SimJob:
+        props = _props(body, required=False)
+        direction = str(props.get("failoverDirection") or "PrimaryToRecovery")
+        if direction not in ("PrimaryToRecovery", "RecoveryToPrimary"):
+            raise bad_input(f"Invalid failover direction '{direction}'.")
+        self._check_item(item, "ReverseReplicate")
+        tasks = [
+            SimTask(
+                "ReprotectPreflightChecksTask",
+                "VmReprotectPrerequisitesCheck",
+                "Prerequisites check",
+            ),
+            SimTask("SwitchProtectionTask", "VmSwitchProtection", "Start reverse replication"),
+            SimTask("EnableProtectionTask", "VmEnableProtection", "Enable replication to Azure"),
+        ]
+
+        def done() -> None:
+            item.failover_rp_id = None
+            item.next_rp_at = self.clock() + self.rp_interval
+
+        return self._item_job(
+            item, "reProtect", "SwitchProtection", "Reprotect", tasks, "Protected", on_success=done
+        )
+
+    def failover_cancel(self, item: Item) -> SimJob:
+        pending = ("PlannedFailoverCommitPending", "UnplannedFailoverCommitPending")
+        self._check_item(item, "CancelFailover", allow_unlisted=item.phase in pending)
+        tasks = [
+            SimTask(
+                "CancelFailoverTask",
+                "VmCancelFailover",
+                "Cancel failover",
+                effect=self._stop_recovery(item, True),
+            ),
+            SimTask(
+                "StartVmOnPrimary",
+                "VmStartVmOnPrimary",
+                "Start the virtual machine",
+                effect=self._power(item, "Running"),
+            ),
+        ]
+        return self._item_job(
+            item, "failoverCancel", "CancelFailover", "Cancel failover", tasks, "Protected"
+        )
+
+    def update(self, item: Item, body: dict[str, Any]) -> SimJob:
+        props = _props(body)
+        self._check_item(item, "", allow_unlisted=True)
+        new = _apply_update(item.target, props)
+        tasks = [
+            SimTask(
+                "UpdateVmPropertiesTask",
+                "VmUpdateProperties",
+                "Update the virtual machine properties",
+            )
+        ]
+
+        def done() -> None:
+            item.target = new
+
+        return self._item_job(
+            item,
+            "update",
+            "UpdateVmProperties",
+            "Update the virtual machine properties",
+            tasks,
+            None,
+            busy=None,
+            on_success=done,
+        )
+
+    def compute_sizes(self, item: Item) -> list[tuple[ComputeSizeSpec, list[str]]]:
+        out = []
+        data_disks = sum(1 for d in item.vm.disks if not d.os)
+        for spec in self.scenario.compute_sizes:
+            errors = []
+            if item.vm.generation not in spec.generations:
+                errors.append(
+                    f"Size '{spec.name}' does not support Hyper-V generation "
+                    f"{item.vm.generation} VMs."
+                )
+            if data_disks > spec.max_data_disks:
+                errors.append(
+                    f"The VM has {data_disks} data disks; size '{spec.name}' supports "
+                    f"{spec.max_data_disks}."
+                )
+            if max(1, item.vm.nics) > spec.max_nics:
+                errors.append(
+                    f"The VM has {item.vm.nics} NICs; size '{spec.name}' supports {spec.max_nics}."
+                )
+            out.append((spec, errors))
+        return out
+
+    # --- plans -------------------------------------------------------------------------------
+
+    def plan_allowed(self, plan: PlanState) -> list[str]:
+        items = plan.all_items
+        if not items:
+            return []
+        sets = [set(i.allowed) for i in items]
+        common = set.intersection(*sets) - {"DisableProtection", "CompleteMigration", "ChangePit"}
+        order = [
+            "PlannedFailover",
+            "UnplannedFailover",
+            "TestFailover",
+            "TestFailoverCleanup",
+            "Commit",
+            "Failback",
+            "ReverseReplicate",
+            "CancelFailover",
+        ]
+        return [o for o in order if o in common]
+
+    def plan_action(self, plan: PlanState, action: str, body: dict[str, Any]) -> SimJob:
+        props = _props(body, required=action in ("unplannedFailover", "testFailover"))
+        direction = str(props.get("failoverDirection") or "PrimaryToRecovery")
+        details_list = props.get("providerSpecificDetails") or []
+        if not isinstance(details_list, list):
+            raise bad_input("providerSpecificDetails must be an array for recovery plans.")
+        details = details_list[0] if details_list else {}
+        source_ops = str(props.get("sourceSiteOperations") or "")
+        sync = ""
+        if action == "plannedFailover" and direction == "RecoveryToPrimary":
+            required, op_type, done_phase = "Failback", "PlannedFailover", "FailbackCommitPending"
+            sync = str(details.get("dataSyncOption") or "")
+            if sync not in ("ForDownTime", "ForSynchronization"):
+                raise bad_input("dataSyncOption is required for failback.")
+        elif action == "plannedFailover":
+            required, op_type, done_phase = (
+                "PlannedFailover",
+                "PlannedFailover",
+                "PlannedFailoverCommitPending",
+            )
+        elif action == "unplannedFailover":
+            if source_ops not in ("Required", "NotRequired"):
+                raise bad_input("sourceSiteOperations is required.")
+            required, op_type, done_phase = (
+                "UnplannedFailover",
+                "UnplannedFailover",
+                "UnplannedFailoverCommitPending",
+            )
+        elif action == "testFailover":
+            if not props.get("networkType"):
+                raise bad_input("networkType is required.")
+            required, op_type, done_phase = "TestFailover", "TestFailover", "TestFailoverPending"
+        elif action == "testFailoverCleanup":
+            required, op_type, done_phase = (
+                "TestFailoverCleanup",
+                "TestFailoverCleanup",
+                "Protected",
+            )
+        elif action == "failoverCommit":
+            required, op_type, done_phase = "Commit", "Commit", ""
+        elif action == "reProtect":
+            required, op_type, done_phase = "ReverseReplicate", "ReverseReplicate", "Protected"
+        elif action == "failoverCancel":
+            required, op_type, done_phase = "CancelFailover", "CancelFailover", "Protected"
+        else:
+            raise not_found(f"Action '{action}'")
+        for it in plan.all_items:
+            self._check_item(
+                it,
+                required,
+                allow_unlisted=required == "CancelFailover"
+                and it.phase in ("PlannedFailoverCommitPending", "UnplannedFailoverCommitPending"),
+            )
+        tasks = self._plan_tasks(plan, action, op_type, direction, source_ops, sync)
+        scenario = {
+            "failoverCommit": "CommitFailover",
+            "reProtect": "SwitchProtection",
+            "failoverCancel": "CancelFailover",
+        }.get(action, op_type)
+        friendly = f"{scenario} of recovery plan {plan.spec.name}"
+        job = SimJob(
+            action=action,
+            scenario=scenario,
+            friendly_name=friendly,
+            resource_id=self.plan_id(plan),
+            target_object_id=self.plan_id(plan),
+            target_object_name=plan.spec.name,
+            target_instance_type="RecoveryPlan",
+            tasks=tasks,
+            custom_details={
+                "instanceType": "FailoverJobDetails",
+                "protectedItemDetails": [
+                    {"name": i.vm_id, "friendlyName": i.name} for i in plan.all_items
+                ],
+                "affectedObjectDetails": {"recoveryPlanName": plan.spec.name},
+            },
+        )
+        before = {i.vm_id: i.phase for i in plan.all_items}
+        busy = BUSY_STATES["Failback"] if required == "Failback" else BUSY_STATES.get(scenario)
+        tfo_busy = {
+            "TestFailover": ("InProgress", "Test failover in progress"),
+            "TestFailoverCleanup": ("MarkedForDeletion", "Cleaning up test environment"),
+        }.get(scenario)
+
+        def begin() -> None:
+            for i in plan.all_items:
+                i.job, i.busy, i.tfo_busy = job, busy, tfo_busy
+
+        def success() -> None:
+            now = utcnow()
+            for i in plan.all_items:
+                i.busy = i.tfo_busy = None
+                if action == "failoverCommit":
+                    i.phase = (
+                        "FailbackCommitted" if i.phase == "FailbackCommitPending" else "FailedOver"
+                    )
+                else:
+                    i.phase = done_phase
+                if done_phase in ("PlannedFailoverCommitPending", "UnplannedFailoverCommitPending"):
+                    self._failed_over(i, i.rps[-1])()
+                if done_phase == "TestFailoverPending" and i.rps:
+                    i.failover_rp_id = self.rp_id(i, i.rps[-1].name)
+                    i.last_tfo_time = now
+            plan.last_times[op_type] = now
+
+        async def failed() -> None:
+            for i in plan.all_items:
+                i.busy = i.tfo_busy = None
+                i.phase = before[i.vm_id]
+
+        job.on_success, job.on_failed, job.on_restart = success, failed, begin
+        for i in plan.all_items:
+            self.advance(i)
+        begin()
+        plan.jobs.append(job)
+        self.jobs[job.name.lower()] = job
+        self.runner.start(job)
+        return job
+
+    def _plan_tasks(
+        self,
+        plan: PlanState,
+        action: str,
+        op_type: str,
+        direction: str,
+        source_ops: str,
+        sync: str,
+    ) -> list[SimTask]:
+        items = plan.all_items
+        if action in ("testFailoverCleanup", "failoverCommit", "reProtect", "failoverCancel"):
+            tasks = []
+            for it in items:
+                effect: Hook | None = None
+                if action == "testFailoverCleanup":
+                    effect = self._stop_test(it)
+                elif action == "failoverCommit" and it.phase == "FailbackCommitPending":
+                    effect = self._stop_recovery(it, forget=True)
+                elif action == "failoverCancel":
+                    effect = self._seq(self._stop_recovery(it, True), self._power(it, "Running"))
+                tasks.append(
+                    SimTask(
+                        f"{action}Task", f"{action}-{it.name}", f"{action} {it.name}", effect=effect
+                    )
+                )
+            return tasks
+        failback = direction == "RecoveryToPrimary"
+        tasks = []
+        if op_type != "TestFailover":
+            if failback:
+                shut: list[Hook] = [self._stop_recovery(i) for i in items]
+            elif op_type == "PlannedFailover" or source_ops == "Required":
+                shut = [self._power(i, "Off") for i in items]
+            else:
+                shut = []
+            group = ("Shutdown", "Shutdown", "Shutdown")
+            if failback and sync == "ForDownTime":
+                tasks.append(
+                    SimTask("SynchronizeDataTask", "RpSyncData", "Synchronize data", group=group)
+                )
+                tasks.append(
+                    SimTask(
+                        "WaitForCompleteFailoverTask",
+                        "RpWaitForCompleteFailover",
+                        "Complete failover (waiting for user input)",
+                        suspend=True,
+                        group=group,
+                    )
+                )
+            tasks.append(
+                SimTask(
+                    "ShutdownGroupTask",
+                    "Shutdown",
+                    "Group Shutdown",
+                    effect=self._seq(*shut),
+                    group=group,
+                )
+            )
+        tasks.append(
+            SimTask(
+                "FailoverGroupTask",
+                "Failover",
+                "Group Failover",
+                group=("Failover", "Failover", "Failover"),
+            )
+        )
+        for n, (gspec, gitems) in enumerate(
+            zip(plan.spec.groups, plan.items, strict=True), start=1
+        ):
+            gname = f"Boot {n}"
+            group = (gname, str(n), "Boot")
+            applicable = [
+                a
+                for a in gspec.actions
+                if op_type in a.failover_types and direction in a.failover_directions
+            ]
+            for a in (a for a in applicable if a.position == "start"):
+                tasks.append(self._action_task(a.name, a.manual, group))
+            if failback:
+                boots = [self._power(i, "Running") for i in gitems]
+            elif op_type == "TestFailover":
+                boots = [self._boot_test(i) for i in gitems]
+            else:
+                boots = [self._boot_recovery(i) for i in gitems]
+            tasks.append(
+                SimTask(
+                    "BootGroupTask",
+                    f"Group{n}",
+                    f"Group {n}: Start virtual machines",
+                    effect=self._seq(*boots),
+                    group=group,
+                )
+            )
+            for a in (a for a in applicable if a.position == "end"):
+                tasks.append(self._action_task(a.name, a.manual, group))
+        return tasks
+
+    @staticmethod
+    def _action_task(name: str, manual: str, group: tuple[str, str, str]) -> SimTask:
+        if manual:
+            return SimTask(
+                "ManualActionTask", name, name, suspend=True, instructions=manual, group=group
+            )
+        return SimTask("ScriptActionTask", name, name, group=group)
+
+    # --- wire bodies ---------------------------------------------------------------------------
+
+    def current_scenario(self, job: SimJob | None) -> dict[str, str]:
+        if job is None or job.terminal:
+            return {
+                "scenarioName": "None",
+                "jobId": f"{self.vault_id}/replicationJobs/None",
+                "startTime": IDLE_START,
+            }
+        return {
+            "scenarioName": job.scenario,
+            "jobId": f"{self.vault_id}/replicationJobs/{job.name}",
+            "startTime": wire_time(job.start),
+        }
+
+    def item_json(self, item: Item) -> dict[str, Any]:
+        self.advance(item)
+        phase = PHASES[item.phase]
+        running = item.job is not None and not item.job.terminal
+        pstate, pdesc = (
+            item.busy if running and item.busy else (phase.protection_state, phase.description)
+        )
+        tstate, tdesc = (
+            item.tfo_busy if running and item.tfo_busy else (phase.tfo_state, phase.tfo_description)
+        )
+        sc = self.scenario
+        last_rp = item.rps[-1].time if item.rps else utcnow()
+        rpo = item.vm.rpo_seconds
+        replicated = datetime.now(UTC) - timedelta(seconds=rpo) if item.replicating else last_rp
+        vid = item.vm_id
+        t = item.target
+        storage = (
+            f"/subscriptions/{sc.subscription_id}/resourceGroups/{sc.resource_group}"
+            "/providers/Microsoft.Storage/storageAccounts/asrcache01"
+        )
+        details: dict[str, Any] = {
+            "instanceType": "HyperVReplicaAzure",
+            "azureVmDiskDetails": [
+                {
+                    "vhdType": "OperatingSystem" if d.os else "DataDisk",
+                    "vhdId": stable_id("vhd", vid, d.path),
+                    "diskId": f"{vid.upper()}_{stable_id('disk', vid, d.path).upper()}_0_{n}",
+                    "vhdName": d.path.replace("\\", "/").rsplit("/", 1)[-1],
+                    "maxSizeMB": str(int(d.size_gb * 1024)),
+                    "targetDiskLocation": None,
+                    "targetDiskName": None,
+                    "lunId": str(n),
+                    "diskEncryptionSetId": None,
+                }
+                for n, d in enumerate(item.vm.disks)
+            ],
+            "recoveryAzureVmName": t.vm_name,
+            "recoveryAzureVMSize": t.size,
+            "recoveryAzureStorageAccount": None,
+            "recoveryAzureLogStorageAccountId": storage,
+            "lastReplicatedTime": wire_time(replicated),
+            "rpoInSeconds": rpo if item.replicating else None,
+            "lastRpoCalculatedTime": wire_time(datetime.now(UTC)),
+            "vmId": vid,
+            "vmProtectionState": pstate,
+            "vmProtectionStateDescription": pdesc,
+            "initialReplicationDetails": {
+                "initialReplicationType": "InitialReplication",
+                "initialReplicationProgressPercentage": "100",
+            },
+            "vmNics": [
+                {
+                    "nicId": nic["nicId"],
+                    "replicaNicId": None,
+                    "sourceNicArmId": None,
+                    "vMNetworkName": "External-vSwitch",
+                    "recoveryVMNetworkId": t.network_id,
+                    "ipConfigs": [
+                        {
+                            "name": None,
+                            "isPrimary": True,
+                            "subnetName": "External-vSwitch",
+                            "staticIPAddress": None,
+                            "ipAddressType": "Static",
+                            "isSeletedForFailover": True,
+                            "recoverySubnetName": nic["subnet"],
+                            "recoveryStaticIPAddress": nic["ip"],
+                            "recoveryIPAddressType": "Static" if nic["ip"] else "Dynamic",
+                            "recoveryPublicIPAddressId": "",
+                            "recoveryLBBackendAddressPoolIds": [],
+                            "tfoSubnetName": "",
+                            "tfoStaticIPAddress": "",
+                            "tfoPublicIPAddressId": "",
+                            "tfoLBBackendAddressPoolIds": [],
+                        }
+                    ],
+                    "selectionType": "SelectedByUser",
+                    "recoveryNetworkSecurityGroupId": "",
+                    "enableAcceleratedNetworkingOnRecovery": None,
+                    "tfoVMNetworkId": None,
+                    "tfoNetworkSecurityGroupId": "",
+                    "enableAcceleratedNetworkingOnTfo": None,
+                    "recoveryNicName": None,
+                    "recoveryNicResourceGroupName": None,
+                    "reuseExistingNic": False,
+                    "tfoRecoveryNicName": None,
+                    "tfoRecoveryNicResourceGroupName": None,
+                    "tfoReuseExistingNic": False,
+                }
+                for nic in t.nics
+            ],
+            "selectedRecoveryAzureNetworkId": t.network_id,
+            "selectedSourceNicId": t.nics[0]["nicId"] if t.nics else None,
+            "encryption": "Disabled",
+            "oSDetails": {
+                "osType": item.vm.os_type,
+                "productType": "UNKNOWN",
+                "osEdition": "Standard",
+                "oSVersion": "10.0",
+                "oSMajorVersion": "10",
+                "oSMinorVersion": "0",
+            },
+            "sourceVmRamSizeInMB": item.vm.memory_mb,
+            "sourceVmCpuCount": item.vm.cpu_count,
+            "enableRdpOnTargetOption": None,
+            "recoveryAzureResourceGroupId": t.resource_group_id,
+            "recoveryAvailabilitySetId": t.availability_set_id,
+            "targetAvailabilityZone": t.availability_zone,
+            "targetProximityPlacementGroupId": "",
+            "useManagedDisks": t.use_managed_disks,
+            "licenseType": t.license_type,
+            "sqlServerLicenseType": "NotSpecified",
+            "lastRecoveryPointReceived": wire_time(last_rp),
+            "targetVmTags": dict(t.tags),
+            "seedManagedDiskTags": None,
+            "targetManagedDiskTags": {},
+            "targetNicTags": {},
+            "protectedManagedDisks": [],
+            # Simulator-only, read-only: where the booted Azure VMs answer (docs/simulator.md).
+            "simRecoveryVmIPs": list(item.recovery_vm_ips) if item.recovery_booted else [],
+            "simTestVmIPs": list(item.test_vm_ips) if item.test_booted else [],
+            "simTestVmName": f"{t.vm_name}-test" if item.test_booted else "",
+        }
+        health_errors: list[dict[str, Any]] = []
+        if item.last_tfo_time is None:
+            health_errors.append(
+                {
+                    "innerHealthErrors": [],
+                    "errorSource": "ReplicationUnitFailoverValidatorError",
+                    "errorType": "8010",
+                    "errorLevel": "Warning",
+                    "errorCategory": "TestFailover",
+                    "errorCode": "161011",
+                    "summaryMessage": "",
+                    "errorMessage": "No successful test failover has been done on the "
+                    f"virtual machine '{item.name}'.",
+                    "possibleCauses": "No successful test failover has been done on the "
+                    "virtual machine after it was replicated.",
+                    "recommendedAction": "Do a test failover on the virtual machine.",
+                    "creationTimeUtc": wire_time(utcnow()),
+                    "recoveryProviderErrorMessage": None,
+                    "entityId": vid,
+                    "errorId": "6:8010",
+                    "customerResolvability": "NotAllowed",
+                }
+            )
+        container_id = self.container_id(item.fabric)
+        return {
+            "id": self.item_id(item),
+            "name": vid,
+            "type": ITEM_TYPE,
+            "properties": {
+                "friendlyName": item.name,
+                "protectedItemType": "HyperVVirtualMachine",
+                "protectableItemId": f"{container_id}/replicationProtectableItems/{vid}",
+                "recoveryServicesProviderId": (
+                    f"{self.vault_id}/replicationFabrics/{item.fabric}"
+                    f"/replicationRecoveryServicesProviders/{stable_id('provider', item.host)}"
+                ),
+                "primaryFabricFriendlyName": item.site,
+                "primaryFabricProvider": "SingleHostHyperVFabric",
+                "recoveryFabricFriendlyName": AZURE_FABRIC_ID,
+                "recoveryFabricId": AZURE_FABRIC_ID,
+                "primaryProtectionContainerFriendlyName": item.site,
+                "recoveryProtectionContainerFriendlyName": AZURE_FABRIC_ID,
+                "protectionState": pstate,
+                "protectionStateDescription": pdesc,
+                "activeLocation": phase.active_location,
+                "testFailoverState": tstate,
+                "testFailoverStateDescription": tdesc,
+                "allowedOperations": list(item.allowed),
+                "replicationHealth": "Normal",
+                "failoverHealth": "Warning" if health_errors else "Normal",
+                "healthErrors": health_errors,
+                "policyId": f"{self.vault_id}/replicationPolicies/hv-policy",
+                "policyFriendlyName": "hv-policy",
+                "lastSuccessfulFailoverTime": wire_time(item.last_failover_time)
+                if item.last_failover_time
+                else NEVER,
+                "lastSuccessfulTestFailoverTime": wire_time(item.last_tfo_time)
+                if item.last_tfo_time
+                else NEVER,
+                "currentScenario": self.current_scenario(item.job),
+                "failoverRecoveryPointId": item.failover_rp_id,
+                "providerSpecificDetails": details,
+                "recoveryContainerId": (
+                    f"{self.vault_id}/replicationFabrics/{AZURE_FABRIC_NAME}"
+                    f"/replicationProtectionContainers/{AZURE_CONTAINER_NAME}"
+                ),
+                "eventCorrelationId": stable_id("event", vid),
+            },
+        }
+
+    def rp_json(self, item: Item, rp: RecoveryPointState) -> dict[str, Any]:
+        return {
+            "id": self.rp_id(item, rp.name),
+            "name": rp.name,
+            "type": f"{ITEM_TYPE}/recoveryPoints",
+            "properties": {
+                "recoveryPointTime": wire_time(rp.time),
+                "recoveryPointType": rp.type,
+                "providerSpecificDetails": None,
+            },
+        }
+
+    def compute_size_json(
+        self, item: Item, spec: ComputeSizeSpec, errors: list[str]
+    ) -> dict[str, Any]:
+        return {
+            "id": f"{self.item_id(item)}/targetComputeSizes/{spec.name}",
+            "name": spec.name,
+            "type": f"{ITEM_TYPE}/targetComputeSizes",
+            "properties": {
+                "name": spec.name,
+                "friendlyName": spec.name,
+                "cpuCoresCount": spec.cores,
+                "vCPUsAvailable": spec.cores,
+                "memoryInGB": spec.memory_gb,
+                "maxDataDiskCount": spec.max_data_disks,
+                "maxNicsCount": spec.max_nics,
+                "highIopsSupported": "Yes" if spec.name.endswith("s_v3") else "No",
+                "hyperVGenerations": [f"V{g}" for g in spec.generations],
+                "errors": [
+                    {
+                        "message": e,
+                        "severity": "Error",
+                        "possibleCauses": e,
+                        "recommendedAction": "Choose another size.",
+                    }
+                    for e in errors
+                ],
+            },
+        }
+
+    def plan_json(self, plan: PlanState) -> dict[str, Any]:
+        for i in plan.all_items:
+            self.advance(i)
+        last = plan.jobs[-1] if plan.jobs else None
+        groups: list[dict[str, Any]] = [
+            {
+                "groupType": "Shutdown",
+                "replicationProtectedItems": [],
+                "startGroupActions": [],
+                "endGroupActions": [],
+            },
+            {
+                "groupType": "Failover",
+                "replicationProtectedItems": [],
+                "startGroupActions": [],
+                "endGroupActions": [],
+            },
+        ]
+        for gspec, gitems in zip(plan.spec.groups, plan.items, strict=True):
+            actions: dict[str, list[dict[str, Any]]] = {"start": [], "end": []}
+            for a in gspec.actions:
+                custom = (
+                    {"instanceType": "ManualActionDetails", "description": a.manual}
+                    if a.manual
+                    else {
+                        "instanceType": "AutomationRunbookActionDetails",
+                        "runbookId": "",
+                        "timeout": "PT1H",
+                        "fabricLocation": "Recovery",
+                    }
+                )
+                actions[a.position].append(
+                    {
+                        "actionName": a.name,
+                        "failoverTypes": list(a.failover_types),
+                        "failoverDirections": list(a.failover_directions),
+                        "customDetails": custom,
+                    }
+                )
+            groups.append(
+                {
+                    "groupType": "Boot",
+                    "replicationProtectedItems": [
+                        {"id": self.item_id(i), "virtualMachineId": i.vm_id} for i in gitems
+                    ],
+                    "startGroupActions": actions["start"],
+                    "endGroupActions": actions["end"],
+                }
+            )
+        first_site = plan.all_items[0].fabric if plan.all_items else ""
+        props: dict[str, Any] = {
+            "friendlyName": plan.spec.name,
+            "primaryFabricId": f"{self.vault_id}/replicationFabrics/{first_site}",
+            "primaryFabricFriendlyName": first_site,
+            "recoveryFabricId": AZURE_FABRIC_ID,
+            "recoveryFabricFriendlyName": AZURE_FABRIC_ID,
+            "failoverDeploymentModel": "ResourceManager",
+            "replicationProviders": ["HyperVReplicaAzure"],
+            "allowedOperations": self.plan_allowed(plan),
+            "currentScenario": self.current_scenario(last)
+            if last is None or not last.terminal
+            else {
+                "scenarioName": last.scenario,
+                "jobId": f"{self.vault_id}/replicationJobs/{last.name}",
+                "startTime": wire_time(last.start),
+            },
+            "currentScenarioStatus": last.state if last else "None",
+            "currentScenarioStatusDescription": last.state_description if last else "None",
+            "groups": groups,
+        }
+        for op, key in (
+            ("PlannedFailover", "lastPlannedFailoverTime"),
+            ("UnplannedFailover", "lastUnplannedFailoverTime"),
+            ("TestFailover", "lastTestFailoverTime"),
+        ):
+            if op in plan.last_times:
+                props[key] = wire_time(plan.last_times[op])
+        return {
+            "id": self.plan_id(plan),
+            "name": plan.spec.name,
+            "type": "Microsoft.RecoveryServices/vaults/replicationRecoveryPlans",
+            "properties": props,
+        }
+
+    def fabric_json(self, name: str) -> dict[str, Any]:
+        return {
+            "id": f"{self.vault_id}/replicationFabrics/{name}",
+            "name": name,
+            "type": "Microsoft.RecoveryServices/vaults/replicationFabrics",
+            "location": self.scenario.location,
+            "properties": {
+                "friendlyName": name,
+                "internalIdentifier": stable_id("container", name),
+                "customDetails": {"instanceType": "HyperVSite"},
+                "health": "Normal",
+                "healthErrorDetails": [],
+            },
+        }
+
+    def container_json(self, fabric: str) -> dict[str, Any]:
+        c = self.container_name(fabric)
+        count = sum(1 for i in self.items.values() if i.fabric == fabric)
+        return {
+            "id": self.container_id(fabric),
+            "name": c,
+            "type": CONTAINER_TYPE,
+            "location": self.scenario.location,
+            "properties": {
+                "friendlyName": fabric,
+                "fabricFriendlyName": fabric,
+                "fabricType": "HyperVSite",
+                "protectedItemCount": count,
+                "pairingStatus": "Paired",
+                "role": "Primary",
+            },
+        }
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _props(body: dict[str, Any], required: bool = True) -> dict[str, Any]:
+    props = body.get("properties")
+    if props is None:
+        if required:
+            raise bad_input("The request body must contain 'properties'.")
+        return {}
+    if not isinstance(props, dict):
+        raise bad_input("'properties' must be an object.")
+    return props
+
+
+def _apply_update(t: Target, props: dict[str, Any]) -> Target:
+    """The settings after an UpdateReplicationProtectedItemInput (reference section 11)."""
+    from dataclasses import replace
+
+    new = replace(t, nics=[dict(n) for n in t.nics], tags=dict(t.tags))
+    if props.get("recoveryAzureVMName"):
+        new.vm_name = str(props["recoveryAzureVMName"])
+    if props.get("recoveryAzureVMSize"):
+        new.size = str(props["recoveryAzureVMSize"])
+    if props.get("selectedRecoveryAzureNetworkId"):
+        new.network_id = str(props["selectedRecoveryAzureNetworkId"])
+    if "recoveryAvailabilitySetId" in props and props["recoveryAvailabilitySetId"] is not None:
+        new.availability_set_id = str(props["recoveryAvailabilitySetId"])
+    if props.get("licenseType"):
+        new.license_type = str(props["licenseType"])
+    for nic_in in props.get("vmNics") or []:
+        nic = next((n for n in new.nics if n["nicId"] == nic_in.get("nicId")), None)
+        if nic is None:
+            raise bad_input(f"NIC '{nic_in.get('nicId')}' does not belong to the protected item.")
+        for ipc in nic_in.get("ipConfigs") or []:
+            if ipc.get("recoverySubnetName") is not None:
+                nic["subnet"] = str(ipc["recoverySubnetName"])
+            if ipc.get("recoveryStaticIPAddress") is not None:
+                nic["ip"] = str(ipc["recoveryStaticIPAddress"])
+    psd = props.get("providerSpecificDetails") or {}
+    if psd:
+        if psd.get("instanceType") not in (None, "HyperVReplicaAzure"):
+            raise bad_input(
+                f"Provider input '{psd.get('instanceType')}' is not valid for this item."
+            )
+        if psd.get("recoveryAzureV2ResourceGroupId"):
+            new.resource_group_id = str(psd["recoveryAzureV2ResourceGroupId"])
+        if psd.get("useManagedDisks") is not None:
+            new.use_managed_disks = str(psd["useManagedDisks"]).lower()
+        if psd.get("targetAvailabilityZone") is not None:
+            new.availability_zone = str(psd["targetAvailabilityZone"])
+        if psd.get("targetVmTags") is not None:
+            new.tags = {str(k): str(v) for k, v in dict(psd["targetVmTags"]).items()}
+    return new
