@@ -66,6 +66,16 @@ class RecordedCommand:
     script_name: str
     payload: dict[str, Any]
     exit_code: int
+    auth: str = ""  # "ntlm" | "basic"
+    sealed: bool = False  # the SOAP body was NTLM-encrypted (http)
+    tls: bool = False
+
+
+@dataclass(frozen=True)
+class _Peer:
+    user: str
+    auth: str
+    sealed: bool
 
 
 @dataclass
@@ -260,20 +270,25 @@ class HyperVSimulator:
             listener.server_close()
             listener.drop_connections()
 
-    def _record(self, host: _Host, user: str, line: str, inv: Invocation | None, rc: int) -> None:
+    def _record(self, host: _Host, peer: _Peer, line: str, inv: Invocation | None, rc: int) -> None:
         entry = RecordedCommand(
             host=host.name,
-            user=user,
+            user=peer.user,
             command_line=line,
             script=inv.script if inv else "",
             script_name=inv.script_name if inv else "",
             payload=dict(inv.payload) if inv else {},
             exit_code=rc,
+            auth=peer.auth,
+            sealed=peer.sealed,
+            tls=self.tls,
         )
         with self._lock:
             self._commands.append(entry)
 
-    def handle_soap(self, host: _Host, user: str, data: bytes, base_url: str) -> tuple[int, bytes]:
+    def handle_soap(
+        self, host: _Host, peer: _Peer, data: bytes, base_url: str
+    ) -> tuple[int, bytes]:
         """One WS-Management request: (HTTP status, SOAP reply)."""
         try:
             req = wsman.parse(data)
@@ -302,7 +317,7 @@ class HyperVSimulator:
                 result = Result(b"", clixml(host.script_errors.pop(0)), 1)
             else:
                 result = self._powershell.run(host.name, inv, line)
-            self._record(host, user, line, inv, result.exit_code)
+            self._record(host, peer, line, inv, result.exit_code)
             command_id = str(uuid.uuid4()).upper()
             with host.cond:
                 shell[command_id] = _Command(result, time.monotonic())
@@ -399,6 +414,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.acceptor: Acceptor | None = None
         self.ntlm_user = ""
+        self.auth_scheme = ""
         ctx = self.server.sim._tls_context
         if ctx is not None:
             self.request.settimeout(self.timeout)
@@ -460,7 +476,8 @@ class _Handler(BaseHTTPRequestHandler):
             soap = body
         scheme = "https" if self.server.sim.tls else "http"
         base = f"{scheme}://{self.server.sim.address}:{self.server.host.port}/wsman"
-        status, reply = self.server.sim.handle_soap(self.server.host, user, soap, base)
+        peer = _Peer(user, self.auth_scheme, sealed)
+        status, reply = self.server.sim.handle_soap(self.server.host, peer, soap, base)
         if sealed and self.acceptor is not None:
             self._send(status, self.acceptor.seal(reply), CONTENT_TYPE)
         else:
@@ -471,6 +488,8 @@ class _Handler(BaseHTTPRequestHandler):
         host = self.server.host
         scheme, _, value = self.headers.get("Authorization", "").partition(" ")
         scheme = scheme.lower()
+        if scheme:
+            self.auth_scheme = "basic" if scheme == "basic" else "ntlm"
         if scheme == "basic" and self._clear_allowed:
             try:
                 username, _, password = base64.b64decode(value).decode("utf-8").partition(":")
