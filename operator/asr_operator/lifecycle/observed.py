@@ -179,6 +179,37 @@ class AsrItem:
     recovery_plans: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class AsrPlanGroup:
+    """One group of a recovery plan: Shutdown, Failover, or Boot (numbered from 1)."""
+
+    group_type: str  # "Shutdown" | "Failover" | "Boot"
+    name: str  # "Shutdown", "Failover", "Boot 1", ...
+    item_ids: tuple[str, ...] = ()  # ARM ids of the protected items
+    # Manual actions as (name, instructions), before and after the group.
+    start_manual_actions: tuple[tuple[str, str], ...] = ()
+    end_manual_actions: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class AsrPlan:
+    """A recovery plan (reference section 6)."""
+
+    id: str
+    name: str
+    friendly_name: str
+    allowed_operations: frozenset[str]
+    groups: tuple[AsrPlanGroup, ...] = ()
+    # The plan's latest job from currentScenario (ASR keeps it after the job ends).
+    current_scenario: str | None = None
+    current_job_name: str | None = None
+    current_scenario_status: str = ""
+
+    @property
+    def item_ids(self) -> tuple[str, ...]:
+        return tuple(i for g in self.groups for i in g.item_ids)
+
+
 class PowerState(StrEnum):
     RUNNING = "Running"
     OFF = "Off"
