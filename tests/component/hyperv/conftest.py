@@ -7,7 +7,7 @@ NTLM sealed over http, basic over https, NTLM over https (with channel binding).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,4 +143,4 @@ def connection(
         yield sim, make_gateway(sim, transport=t.transport), t
 
 
-GatewayFactory = Callable[..., HyperVGateway]
+Conn = tuple[HyperVSimulator, HyperVGateway, Transport]

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from asr_operator.hyperv import HyperVGateway, ScriptError, VMNotFound
+from asr_operator.hyperv import ScriptError, VMNotFound
 from asr_operator.lifecycle.observed import HyperVDisk, PowerState
 from asr_operator.lifecycle.prechecks import check_vm
 from asr_operator.sim.datacenter import Datacenter
@@ -15,11 +15,9 @@ from tests.component.hyperv.conftest import (
     OTHER_PASSWORD,
     OTHER_USER,
     USER,
-    Transport,
+    Conn,
     make_gateway,
 )
-
-Conn = tuple[HyperVSimulator, HyperVGateway, Transport]
 
 
 async def test_ping_and_wire_security(connection: Conn) -> None:
