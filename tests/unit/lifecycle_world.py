@@ -1,0 +1,352 @@
+"""A pure in-memory world for driving the lifecycle: a toy ASR item, its jobs and a Hyper-V VM.
+
+It models only what the lifecycle reads (allowedOperations, activeLocation, jobs) and
+counts every call, so tests can check the invariants over whole lifecycles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from asr_operator.api.protectedvm import ProtectedVMSpec, ProtectedVMStatus
+from asr_operator.lifecycle import protectedvm as machine
+from asr_operator.lifecycle.observation import Context, Observation
+from asr_operator.lifecycle.observed import (
+    ActiveLocation,
+    AsrItem,
+    AsrJob,
+    AsrTask,
+    HyperVDisk,
+    HyperVVM,
+    PowerState,
+    RecoveryPoint,
+    TargetSettings,
+)
+from asr_operator.lifecycle.steps import (
+    Accepted,
+    Action,
+    Outcome,
+    Probe,
+    ProbeResult,
+    Refusal,
+    Refused,
+    ResumeJob,
+    ShutdownResult,
+    ShutdownSourceVM,
+    StartApplyRecoveryPoint,
+    StartCommit,
+    StartFailback,
+    StartFailover,
+    StartReprotect,
+    StartTestFailover,
+    StartTestFailoverCleanup,
+    StartUpdateTarget,
+    Step,
+    Submit,
+)
+
+T0 = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
+
+PROTECTED_OPS = frozenset(
+    {"PlannedFailover", "UnplannedFailover", "TestFailover", "DisableProtection"}
+)
+STATES: dict[str, tuple[ActiveLocation, frozenset[str]]] = {
+    "Protected": (ActiveLocation.PRIMARY, PROTECTED_OPS),
+    "TestActive": (ActiveLocation.PRIMARY, frozenset({"TestFailoverCleanup"})),
+    "CommitPending": (
+        ActiveLocation.RECOVERY,
+        frozenset({"Commit", "ChangePit", "DisableProtection"}),
+    ),
+    "FailedOver": (ActiveLocation.RECOVERY, frozenset({"Failback", "DisableProtection"})),
+    "FailbackCommitPending": (ActiveLocation.PRIMARY, frozenset({"Commit"})),
+    "ReversePending": (
+        ActiveLocation.PRIMARY,
+        frozenset({"ReverseReplicate", "DisableProtection"}),
+    ),
+}
+
+
+def item(state: str = "Protected", **changes: object) -> AsrItem:
+    loc, ops = STATES[state]
+    base = AsrItem(
+        id="/Subscriptions/s/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v/"
+        "replicationFabrics/site/replicationProtectionContainers/c/replicationProtectedItems/vm1",
+        name="vm1",
+        friendly_name="WEB01",
+        fabric="site",
+        container="c",
+        protection_state=state,
+        active_location=loc,
+        allowed_operations=ops,
+        rpo_seconds=30,
+        target=TargetSettings(vm_name="web01", size="Standard_D2s_v3"),
+        recovery_vm_ips=("127.0.0.1",) if loc == ActiveLocation.RECOVERY else (),
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+POINTS = (
+    RecoveryPoint("/rp/p1", "p1", T0 - timedelta(minutes=30), "ApplicationConsistent"),
+    RecoveryPoint("/rp/p2", "p2", T0 - timedelta(minutes=10), "CrashConsistent"),
+    RecoveryPoint("/rp/p3", "p3", T0 - timedelta(minutes=5), "CrashConsistent"),
+)
+
+
+def vm(state: PowerState = PowerState.RUNNING, **changes: object) -> HyperVVM:
+    disks = (HyperVDisk("C:\\VMs\\WEB01\\os.vhdx", "VHDX", 127, True),)
+    base = HyperVVM("WEB01", "vm1", state, 2, disks=disks, host="hv-01")
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def spec(**changes: object) -> ProtectedVMSpec:
+    base: dict[str, object] = {
+        "vaultRef": {"name": "vault"},
+        "protectedItem": {"name": "WEB01"},
+        "hyperV": {"host": "hv-01", "vmName": "WEB01"},
+    }
+    base.update(changes)
+    return ProtectedVMSpec.model_validate(base)
+
+
+# The effect of each action's job once it succeeds: item state after.
+_EFFECT = {
+    StartFailover: "CommitPending",
+    StartCommit: None,  # depends on where the item is
+    StartApplyRecoveryPoint: "CommitPending",
+    StartFailback: "FailbackCommitPending",
+    StartReprotect: "Protected",
+    StartTestFailover: "TestActive",
+    StartTestFailoverCleanup: "Protected",
+    StartUpdateTarget: None,
+}
+_NEEDS = {
+    StartFailover: None,  # planned or unplanned, checked below
+    StartCommit: "Commit",
+    StartApplyRecoveryPoint: "ChangePit",
+    StartFailback: "Failback",
+    StartReprotect: "ReverseReplicate",
+    StartTestFailover: "TestFailover",
+    StartTestFailoverCleanup: "TestFailoverCleanup",
+    StartUpdateTarget: None,
+}
+
+
+@dataclass
+class FakeJob:
+    name: str
+    action: Action
+    run_id: str
+    started: datetime
+    ticks_left: int
+    fail: bool = False
+    suspend_at: int | None = None
+    state: str = "InProgress"
+
+    def view(self) -> AsrJob:
+        from asr_operator.lifecycle.observed import JobState
+
+        total = 4
+        done = total - min(self.ticks_left, total)
+        tasks = tuple(
+            AsrTask(f"t{i}", f"Task {i}", JobState.SUCCEEDED if i < done else JobState.NOT_STARTED)
+            for i in range(total)
+        )
+        return AsrJob(
+            name=self.name,
+            scenario=type(self.action).__name__,
+            state=JobState(self.state),
+            tasks=tasks,
+            start_time=self.started,
+            target_object_id="vm1",
+            errors=(),
+        )
+
+
+@dataclass
+class World:
+    """One item, its jobs, its Hyper-V VM; and the controller's persisted status."""
+
+    spec: ProtectedVMSpec
+    state: str = "Protected"
+    power: PowerState = PowerState.RUNNING
+    target: TargetSettings = field(
+        default_factory=lambda: TargetSettings(vm_name="web01", size="Standard_D2s_v3")
+    )
+    status: ProtectedVMStatus = field(default_factory=ProtectedVMStatus)
+    now: datetime = T0
+    generation: int = 1
+    jobs: dict[str, FakeJob] = field(default_factory=dict)
+    calls: list[tuple[str, str]] = field(default_factory=list)  # (action, run_id)
+    job_runs: dict[str, str] = field(default_factory=dict)  # run_id -> job created for it
+    violations: list[str] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    fail_next_job: bool = False
+    job_ticks: int = 2
+
+    # -- ASR side -------------------------------------------------------------------
+
+    def running(self) -> FakeJob | None:
+        return next((j for j in self.jobs.values() if j.state in ("InProgress", "Suspended")), None)
+
+    def call(self, action: Action, run_id: str) -> Outcome:
+        self.calls.append((type(action).__name__, run_id))
+        if isinstance(action, ResumeJob):
+            job = self.jobs.get(action.job_name)
+            if job is None or job.state != "Suspended":
+                return Refused(Refusal.NOT_ALLOWED, "job is not suspended")
+            job.state = "InProgress"
+            return Accepted(job.name)
+        running = self.running()
+        if running is not None:
+            self.violations.append(f"submit {type(action).__name__} while {running.name} runs")
+            return Refused(Refusal.CONFLICT, "another operation is in progress")
+        if run_id in self.job_runs:
+            self.violations.append(f"second submit of intent {run_id}")
+        _, ops = STATES[self.state]
+        need = _NEEDS[type(action)]
+        if isinstance(action, StartFailover):
+            need = "PlannedFailover" if action.planned else "UnplannedFailover"
+        if need is not None and need not in ops:
+            return Refused(Refusal.NOT_ALLOWED, f"{need} is not allowed in {self.state}")
+        name = f"job-{len(self.jobs) + 1}"
+        suspend = (
+            1 if isinstance(action, StartFailback) and action.data_sync == "ForDownTime" else None
+        )
+        self.jobs[name] = FakeJob(
+            name, action, run_id, self.now, self.job_ticks, self.fail_next_job, suspend
+        )
+        self.fail_next_job = False
+        self.job_runs[run_id] = name
+        return Accepted(name)
+
+    def tick(self) -> None:
+        job = self.running()
+        if job is None or job.state == "Suspended":
+            return
+        job.ticks_left -= 1
+        if job.suspend_at is not None and job.ticks_left == job.suspend_at:
+            job.state = "Suspended"
+            job.suspend_at = None
+            return
+        if job.ticks_left > 0:
+            return
+        if job.fail:
+            job.state = "Failed"
+            return
+        job.state = "Succeeded"
+        action = job.action
+        if isinstance(action, StartCommit):
+            self.state = "FailedOver" if self.state == "CommitPending" else "ReversePending"
+        elif isinstance(action, StartUpdateTarget):
+            self.target = action.settings
+        else:
+            effect = _EFFECT[type(action)]
+            assert effect is not None
+            self.state = effect
+        if isinstance(action, StartFailover) and action.shutdown_source:
+            self.power = PowerState.OFF
+        if isinstance(action, StartFailback):
+            self.power = PowerState.RUNNING
+
+    # -- controller side ------------------------------------------------------------
+
+    def observe(self) -> Observation:
+        w = machine.wants(self.spec, self.status)
+        running = self.running()
+        it = item(
+            self.state,
+            target=self.target,
+            current_scenario=type(running.action).__name__ if running else None,
+            current_job_name=running.name if running else None,
+        )
+        job = self.jobs[w.job_name].view() if w.job_name and w.job_name in self.jobs else None
+        intent = None
+        if w.job_lookup_since is not None:
+            op = self.status.operation
+            assert op is not None
+            intent = tuple(
+                j.view()
+                for j in self.jobs.values()
+                if j.started >= w.job_lookup_since and j.run_id == op.run_id
+            )
+        return Observation(
+            item=it,
+            job=job,
+            intent_jobs=intent,
+            recovery_points=POINTS,
+            hyperv=vm(self.power),
+        )
+
+    def ctx(self) -> Context:
+        return Context(generation=self.generation, now=self.now, poll_interval=30.0)
+
+    def edit(self, changes: dict[str, object]) -> None:
+        """Apply spec edits by dotted camelCase path; a real change bumps the generation."""
+        data = self.spec.model_dump(by_alias=True, exclude_none=True)
+        for path, value in changes.items():
+            *parents, last = path.split(".")
+            node = data
+            for k in parents:
+                node = node.setdefault(k, {})
+            node[last] = value
+        new = ProtectedVMSpec.model_validate(data)
+        if new != self.spec:
+            self.spec = new
+            self.generation += 1
+
+    def approve_pending(self) -> None:
+        gate = self.status.awaiting_approval
+        if gate is not None and self.spec.approve != gate.token:
+            self.edit({"approve": gate.token})
+
+    def cycle(self, crash: str = "", probe_ok: bool = True) -> Step:
+        """One reconcile: observe, decide, persist, perform, record, persist.
+
+        crash: "" | "before-call" (intent persisted, never sent) |
+               "lost-response" (sent, the answer never arrived).
+        """
+        decision = machine.decide(self.spec, self.status, self.observe(), self.ctx())
+        self.status = decision.status
+        step = decision.step
+        self.steps.append(step)
+        self.check_status()
+        outcome: Outcome | None = None
+        if isinstance(step, Submit):
+            op = self.status.operation
+            if op is None:
+                self.violations.append("Submit without a persisted intent")
+                return step
+            if crash == "before-call":
+                return step
+            outcome = self.call(step.action, op.run_id)
+            if crash == "lost-response":
+                return step
+        elif isinstance(step, Probe):
+            outcome = ProbeResult(probe_ok, "open" if probe_ok else "refused")
+        elif isinstance(step, ShutdownSourceVM):
+            self.power = PowerState.OFF
+            outcome = ShutdownResult(True, "turned off")
+        if outcome is not None:
+            self.status, _, _ = machine.record(self.spec, self.status, step, outcome, self.ctx())
+            self.check_status()
+        return step
+
+    def check_status(self) -> None:
+        for c in self.status.conditions:
+            if c.type == "Stalled" and c.status == "True" and not (c.reason and c.message):
+                self.violations.append(f"Stalled without reason/message: {c}")
+            if c.observed_generation != self.generation:
+                self.violations.append("condition without current observedGeneration")
+
+    def advance(self, seconds: float = 31.0) -> None:
+        self.now += timedelta(seconds=seconds)
+
+    def settle(self, cycles: int = 80, approve: bool = True) -> None:
+        """Run without faults until nothing is left to do."""
+        for _ in range(cycles):
+            if approve:
+                self.approve_pending()
+            self.cycle()
+            self.tick()
+            self.advance()

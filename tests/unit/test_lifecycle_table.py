@@ -1,0 +1,594 @@
+"""Table tests: one row per transition of the ProtectedVM lifecycle (docs/lifecycle.md)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from asr_operator.api import protectedvm as pvm
+from asr_operator.api.conditions import ConditionStatus, ConditionType, Reason, get_condition
+from asr_operator.api.protectedvm import (
+    OperationStatus,
+    OperationType,
+    Phase,
+    ProtectedVMStatus,
+)
+from asr_operator.lifecycle import protectedvm as machine
+from asr_operator.lifecycle.observation import Context, Observation, ObservationError
+from asr_operator.lifecycle.observed import (
+    AsrErrorDetail,
+    AsrJob,
+    AsrTask,
+    ComputeSize,
+    HyperVDisk,
+    JobState,
+    PowerState,
+    TargetSettings,
+)
+from asr_operator.lifecycle.steps import (
+    Accepted,
+    Done,
+    Probe,
+    ProbeResult,
+    Refusal,
+    Refused,
+    Release,
+    ResumeJob,
+    ShutdownSourceVM,
+    Stall,
+    StartApplyRecoveryPoint,
+    StartCommit,
+    StartFailback,
+    StartFailover,
+    StartReprotect,
+    StartTestFailover,
+    StartTestFailoverCleanup,
+    StartUpdateTarget,
+    Submit,
+    Wait,
+)
+from tests.unit.lifecycle_world import POINTS, T0, item, spec, vm
+
+CTX = Context(generation=1, now=T0)
+
+
+def decide(s, obs, status=None, ctx=CTX):  # type: ignore[no-untyped-def]
+    return machine.decide(s, status or ProtectedVMStatus(), obs, ctx)
+
+
+def obs(state: str = "Protected", power: PowerState = PowerState.OFF, **kw: object) -> Observation:
+    base: dict[str, object] = {
+        "item": item(state),
+        "recovery_points": POINTS,
+        "hyperv": vm(power),
+    }
+    base.update(kw)
+    return Observation(**base)  # type: ignore[arg-type]
+
+
+def running_op(type_: OperationType, job: str = "job-1", **kw: object) -> ProtectedVMStatus:
+    op = OperationStatus(
+        run_id="r1",
+        type=type_,
+        requested_at=T0 - timedelta(minutes=1),
+        generation=1,
+        submitted=True,
+        job_name=job,
+        **kw,  # type: ignore[arg-type]
+    )
+    return ProtectedVMStatus(operation=op)
+
+
+def job(state: JobState, name: str = "job-1", **kw: object) -> AsrJob:
+    base: dict[str, object] = {
+        "name": name,
+        "scenario": "PlannedFailover",
+        "state": state,
+        "tasks": (
+            AsrTask("a", "Prerequisites check", JobState.SUCCEEDED),
+            AsrTask("b", "Start failover", state),
+        ),
+    }
+    base.update(kw)
+    return AsrJob(**base)  # type: ignore[arg-type]
+
+
+# --- Resting states x desired site -> the step taken --------------------------------------
+
+REST = [
+    # (item state, spec changes, hyper-v power, expected step type, expected action / reason)
+    ("Protected", {}, PowerState.RUNNING, Done, None),
+    ("Protected", {"activeSite": "Azure"}, PowerState.RUNNING, Submit, StartFailover),
+    (
+        "Protected",
+        {"activeSite": "Azure", "failover": {"type": "Unplanned"}},
+        PowerState.RUNNING,
+        Submit,
+        StartFailover,
+    ),
+    (
+        "Protected",
+        {"testFailover": {"requestId": "d1", "networkId": "/subscriptions/s/n"}},
+        PowerState.RUNNING,
+        Submit,
+        StartTestFailover,
+    ),
+    ("CommitPending", {"activeSite": "Azure"}, PowerState.OFF, Wait, Reason.WAITING),  # approval
+    (
+        "CommitPending",
+        {"activeSite": "Azure", "failover": {"commit": "Automatic"}},
+        PowerState.OFF,
+        Submit,
+        StartCommit,
+    ),
+    ("CommitPending", {}, PowerState.OFF, Wait, Reason.WAITING),  # never cancels: asks to commit
+    ("FailedOver", {"activeSite": "Azure"}, PowerState.OFF, Done, None),
+    ("FailedOver", {}, PowerState.OFF, Submit, StartFailback),
+    ("FailedOver", {}, PowerState.RUNNING, Stall, Reason.SOURCE_VM_POWERED_ON),
+    ("FailbackCommitPending", {}, PowerState.RUNNING, Wait, Reason.WAITING),  # approval
+    (
+        "FailbackCommitPending",
+        {"failback": {"commit": "Automatic"}},
+        PowerState.RUNNING,
+        Submit,
+        StartCommit,
+    ),
+    ("ReversePending", {}, PowerState.RUNNING, Submit, StartReprotect),
+    ("ReversePending", {"reverseReplication": "Manual"}, PowerState.RUNNING, Wait, Reason.WAITING),
+    ("ReversePending", {"activeSite": "Azure"}, PowerState.RUNNING, Submit, StartReprotect),
+    (
+        "FailedOver",
+        {"activeSite": "Azure", "failover": {"type": "Unplanned"}},
+        PowerState.RUNNING,
+        ShutdownSourceVM,
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize(("state", "changes", "power", "step_type", "detail"), REST)
+def test_resting_transitions(state, changes, power, step_type, detail):  # type: ignore[no-untyped-def]
+    d = decide(spec(**changes), obs(state, power))
+    assert isinstance(d.step, step_type), d.step
+    if step_type is Submit:
+        assert isinstance(d.step.action, detail)
+        assert d.status.operation is not None and not d.status.operation.submitted
+    elif detail is not None:
+        assert d.step.reason == detail
+    assert d.status.observed_generation == 1
+    for c in d.status.conditions:
+        assert c.observed_generation == 1
+
+
+def test_changing_recovery_point_before_commit_applies_it():
+    status = ProtectedVMStatus(applied_recovery_point="Latest")
+    s = spec(activeSite="Azure", failover={"recoveryPoint": "LatestProcessed"})
+    d = decide(s, obs("CommitPending"), status)
+    assert d.step == Submit(StartApplyRecoveryPoint("/rp/p3"))
+    assert d.status.phase == Phase.CHANGING_RECOVERY_POINT
+    done = running_op(OperationType.CHANGE_RECOVERY_POINT, recovery_point="LatestProcessed")
+    d2 = decide(s, obs("CommitPending", job=job(JobState.SUCCEEDED)), done)
+    assert d2.status.applied_recovery_point == "LatestProcessed"
+
+
+def test_failover_sends_chosen_recovery_point_and_source_shutdown():
+    d = decide(
+        spec(
+            activeSite="Azure",
+            failover={"type": "Unplanned", "recoveryPoint": "LatestApplicationConsistent"},
+        ),
+        obs("Protected", PowerState.RUNNING),
+    )
+    assert d.step == Submit(
+        StartFailover(planned=False, recovery_point_id="/rp/p1", shutdown_source=True)
+    )
+    assert d.status.phase == Phase.FAILING_OVER
+
+
+@pytest.mark.parametrize(
+    ("choice", "expected"),
+    [
+        ("Latest", None),
+        ("LatestProcessed", "/rp/p3"),
+        ("LatestApplicationConsistent", "/rp/p1"),
+        ("p2", "/rp/p2"),
+    ],
+)
+def test_recovery_point_kinds(choice, expected):  # type: ignore[no-untyped-def]
+    d = decide(spec(activeSite="Azure", failover={"recoveryPoint": choice}), obs())
+    assert isinstance(d.step, Submit) and isinstance(d.step.action, StartFailover)
+    assert d.step.action.recovery_point_id == expected
+
+
+def test_unknown_recovery_point_stalls_before_anything_is_sent():
+    d = decide(spec(activeSite="Azure", failover={"recoveryPoint": "gone"}), obs())
+    assert isinstance(d.step, Stall) and d.step.reason == Reason.RECOVERY_POINT_NOT_FOUND
+    assert d.status.operation is None
+
+
+GATES = [
+    (obs(hyperv=vm(PowerState.RUNNING, checkpoints=("before-patch",))), Reason.CHECKPOINTS_PRESENT),
+    (
+        obs(hyperv=vm(PowerState.RUNNING, disks=(HyperVDisk("os.vhdx", "VHDX", 400, True),))),
+        Reason.AZURE_LIMITS_EXCEEDED,
+    ),
+    (
+        obs(item=item("Protected", allowed_operations=frozenset({"UnplannedFailover"}))),
+        Reason.OPERATION_NOT_ALLOWED,
+    ),
+    (obs(item=item("Protected", replication_health="Critical")), Reason.REPLICATION_UNHEALTHY),
+    (
+        obs(hyperv=None, hyperv_error=ObservationError(Refusal.TRANSIENT, "host down")),
+        Reason.SOURCE_CHECKS_UNAVAILABLE,
+    ),
+    (obs(owning_plan="plan-web"), Reason.OWNED_BY_RECOVERY_PLAN),
+    (
+        Observation(item_error=ObservationError(Refusal.NOT_FOUND, "no item WEB01")),
+        Reason.ITEM_NOT_FOUND,
+    ),
+    (
+        Observation(item_error=ObservationError(Refusal.AUTH_FAILED, "AADSTS7000215")),
+        Reason.AUTHENTICATION_FAILED,
+    ),
+    (Observation(vault_ready=False, vault_message="vault missing"), Reason.VAULT_NOT_READY),
+]
+
+
+@pytest.mark.parametrize(("observation", "reason"), GATES)
+def test_failover_gates_stall_with_reason(observation, reason):  # type: ignore[no-untyped-def]
+    d = decide(spec(activeSite="Azure"), observation)
+    assert isinstance(d.step, Stall), d.step
+    assert d.step.reason == reason and d.step.message
+    stalled = get_condition(d.status.conditions, ConditionType.STALLED)
+    assert (
+        stalled is not None and stalled.status == ConditionStatus.TRUE and stalled.reason == reason
+    )
+    assert d.status.operation is None  # nothing half-started
+    assert d.status.phase == Phase.STALLED
+
+
+def test_unplanned_failover_goes_on_when_hyperv_is_unreachable():
+    d = decide(
+        spec(activeSite="Azure", failover={"type": "Unplanned"}),
+        obs(hyperv=None, hyperv_error=ObservationError(Refusal.TRANSIENT, "host down")),
+    )
+    assert isinstance(d.step, Submit)
+    assert any(e.reason == "SourceChecksSkipped" for e in d.events)
+
+
+def test_observe_only_never_acts():
+    d = decide(spec(activeSite="Azure", managementPolicy="ObserveOnly"), obs())
+    assert isinstance(d.step, Done) and d.status.phase == Phase.OBSERVING
+
+
+def test_foreign_job_on_item_waits():
+    d = decide(
+        spec(activeSite="Azure"),
+        obs(item=item(current_job_name="j9", current_scenario="TestFailover")),
+    )
+    assert isinstance(d.step, Wait) and d.step.reason == Reason.OPERATION_IN_PROGRESS
+
+
+# --- Compute and Network settings --------------------------------------------------------
+
+
+def test_target_drift_is_corrected_with_an_update_job():
+    d = decide(
+        spec(target={"size": "Standard_D4s_v3"}),
+        obs(compute_sizes=(ComputeSize("Standard_D4s_v3"),)),
+    )
+    assert isinstance(d.step, Submit) and isinstance(d.step.action, StartUpdateTarget)
+    assert d.step.action.settings.size == "Standard_D4s_v3"
+    assert d.status.target is not None and not d.status.target.in_sync
+
+
+def test_target_size_azure_refuses_is_reported_before_sending():
+    sizes = (ComputeSize("Standard_A1", ("Generation 2 VMs are not supported",)),)
+    d = decide(spec(target={"size": "Standard_A1"}), obs(compute_sizes=sizes))
+    assert isinstance(d.step, Stall) and d.step.reason == Reason.INVALID_TARGET
+    assert "Generation 2" in d.step.message
+
+
+def test_target_in_sync_is_ready():
+    o = obs(item=item(target=TargetSettings(vm_name="web-01", size="Standard_D2s_v3")))
+    d = decide(spec(target={"vmName": "web-01"}), o)
+    assert isinstance(d.step, Done)
+    ready = get_condition(d.status.conditions, ConditionType.READY)
+    assert ready is not None and ready.status == ConditionStatus.TRUE
+
+
+# --- Commit, approval, validation ---------------------------------------------------------
+
+
+def test_manual_commit_waits_for_token_then_commits():
+    s = spec(activeSite="Azure")
+    d = decide(s, obs("CommitPending"))
+    gate = d.status.awaiting_approval
+    assert gate is not None and gate.token.startswith("commit-")
+    assert get_condition(d.status.conditions, ConditionType.AWAITING_APPROVAL).status == "True"  # type: ignore[union-attr]
+    d2 = decide(spec(activeSite="Azure", approve=gate.token), obs("CommitPending"), d.status)
+    assert d2.step == Submit(StartCommit())
+    wrong = decide(
+        spec(activeSite="Azure", approve="commit-00000000"), obs("CommitPending"), d.status
+    )
+    assert isinstance(wrong.step, Wait)
+
+
+def test_automatic_commit_probes_first_and_commits_once_reachable():
+    s = spec(
+        activeSite="Azure",
+        failover={"commit": "Automatic", "validation": {"tcpPorts": [3389], "timeout": "5m"}},
+    )
+    d = decide(s, obs("CommitPending"))
+    assert d.step == Probe((("127.0.0.1", 3389),))
+    status, events, _ = machine.record(s, d.status, d.step, ProbeResult(True, "3389 open"), CTX)
+    assert status.validation is not None and status.validation.passed
+    d2 = decide(s, obs("CommitPending"), status)
+    assert d2.step == Submit(StartCommit())
+
+
+def test_validation_timeout_waits_for_a_human():
+    s = spec(
+        activeSite="Azure",
+        failover={"commit": "Automatic", "validation": {"tcpPorts": [22], "timeout": "1m"}},
+    )
+    d = decide(s, obs("CommitPending"))
+    status, _, _ = machine.record(s, d.status, d.step, ProbeResult(False, "refused"), CTX)
+    later = Context(generation=1, now=T0 + timedelta(minutes=2))
+    d2 = decide(s, obs("CommitPending"), status, later)
+    assert isinstance(d2.step, Wait) and d2.status.awaiting_approval is not None
+    assert "did not answer" in d2.status.awaiting_approval.message
+
+
+# --- Operations in flight ---------------------------------------------------------------------
+
+
+def test_running_job_is_tracked_and_spec_changes_wait():
+    status = running_op(OperationType.FAILOVER)
+    d = decide(spec(activeSite="OnPremises"), obs(job=job(JobState.IN_PROGRESS)), status)
+    assert isinstance(d.step, Wait) and d.step.reason == Reason.OPERATION_IN_PROGRESS
+    assert d.status.operation is not None and d.status.operation.tasks_done == 1
+    assert d.status.job.startswith("Failover 1/2")
+
+
+def test_job_success_ends_the_operation_with_history():
+    status = running_op(OperationType.FAILOVER, recovery_point="Latest")
+    d = decide(spec(activeSite="Azure"), obs("CommitPending", job=job(JobState.SUCCEEDED)), status)
+    assert d.status.operation is None
+    assert d.status.last_operation is not None and d.status.last_operation.result == "Succeeded"
+    assert d.status.history[0].duration_seconds == 60
+    assert d.status.applied_recovery_point == "Latest"
+
+
+def test_job_failure_retries_only_when_asr_allows():
+    status = running_op(OperationType.FAILOVER)
+    err = (AsrErrorDetail("70094", "Failover failed"),)
+    d = decide(spec(activeSite="Azure"), obs(job=job(JobState.FAILED, errors=err)), status)
+    assert d.status.failures is not None and d.status.failures.count == 1
+    # Not allowed any more: Stalled with ASR's message.
+    d2 = decide(
+        spec(activeSite="Azure"),
+        obs(item=item(allowed_operations=frozenset({"UnplannedFailover"}))),
+        d.status,
+    )
+    assert isinstance(d2.step, Stall) and d2.step.reason == Reason.ASR_JOB_FAILED
+    assert "70094" in d2.step.message
+    # Allowed again: backoff, then a retry.
+    d3 = decide(spec(activeSite="Azure"), obs(), d.status)
+    assert isinstance(d3.step, Wait)
+    later = Context(generation=1, now=T0 + timedelta(minutes=5))
+    d4 = decide(spec(activeSite="Azure"), obs(), d.status, later)
+    assert isinstance(d4.step, Submit)
+
+
+def test_retries_are_bounded():
+    from asr_operator.api.protectedvm import FailureMemo
+
+    status = ProtectedVMStatus(
+        failures=FailureMemo(
+            type=OperationType.FAILOVER, generation=1, count=3, last_at=T0, message="x"
+        )
+    )
+    d = decide(
+        spec(activeSite="Azure"), obs(), status, Context(generation=1, now=T0 + timedelta(hours=1))
+    )
+    assert isinstance(d.step, Stall) and d.step.reason == Reason.RETRIES_EXHAUSTED
+
+
+def test_forDownTime_failback_suspends_for_approval_then_resumes():
+    status = running_op(OperationType.FAILBACK)
+    suspended = job(JobState.SUSPENDED, allowed_actions=frozenset({"Cancel", "Resume"}))
+    d = decide(spec(), obs("FailedOver", job=suspended), status)
+    gate = d.status.awaiting_approval
+    assert gate is not None and gate.action == "CompleteFailback"
+    d2 = decide(spec(approve=gate.token), obs("FailedOver", job=suspended), d.status)
+    assert d2.step == Submit(ResumeJob("job-1", "Approved through spec.approve"))
+    assert d2.status.operation is not None and d2.status.operation.resume_requested_at is not None
+    # Not re-sent while the resume is fresh.
+    d3 = decide(spec(approve=gate.token), obs("FailedOver", job=suspended), d2.status)
+    assert isinstance(d3.step, Wait)
+
+
+def test_source_vm_powered_on_during_failback_refuses_to_resume():
+    status = running_op(OperationType.FAILBACK)
+    d = decide(spec(), obs("FailedOver", PowerState.RUNNING, job=job(JobState.SUSPENDED)), status)
+    assert isinstance(d.step, Stall) and d.step.reason == Reason.SOURCE_VM_POWERED_ON
+
+
+def test_hyperv_down_during_failover_warns_and_goes_on():
+    status = running_op(OperationType.FAILOVER)
+    o = obs(
+        job=job(JobState.IN_PROGRESS),
+        hyperv=None,
+        hyperv_error=ObservationError(Refusal.TRANSIENT, "down"),
+    )
+    d = decide(spec(activeSite="Azure"), o, status)
+    assert isinstance(d.step, Wait) and any(e.reason == "HyperVUnreachable" for e in d.events)
+
+
+# --- Drills ---------------------------------------------------------------------------------------
+
+
+def drill_spec(**tf: object) -> dict[str, object]:
+    return {"testFailover": {"requestId": "d1", "networkId": "/subscriptions/s/n", **tf}}
+
+
+def test_drill_cleanup_after_duration():
+    status = running_op(OperationType.TEST_FAILOVER)
+    status = status.model_copy(
+        update={"test_failover": pvm.TestFailoverStatus(last_request_id="d1", started_at=T0)}
+    )
+    s = spec(**drill_spec(cleanupAfter="1h"))
+    d = decide(s, obs("TestActive", job=job(JobState.SUCCEEDED)), status)
+    assert (
+        d.status.test_failover is not None
+        and d.status.test_failover.cleanup_at == T0 + timedelta(hours=1)
+    )
+    d2 = decide(s, obs("TestActive"), d.status)
+    assert isinstance(d2.step, Wait)
+    d3 = decide(s, obs("TestActive"), d.status, Context(generation=1, now=T0 + timedelta(hours=1)))
+    assert isinstance(d3.step, Submit) and isinstance(d3.step.action, StartTestFailoverCleanup)
+
+
+def test_drill_cleanup_on_approval_and_on_failover_request():
+    status = ProtectedVMStatus(
+        test_failover=pvm.TestFailoverStatus(last_request_id="d1", started_at=T0)
+    )
+    d = decide(spec(**drill_spec()), obs("TestActive"), status)
+    gate = d.status.awaiting_approval
+    assert gate is not None and gate.action == "TestFailoverCleanup"
+    d2 = decide(spec(**drill_spec(), approve=gate.token), obs("TestActive"), d.status)
+    assert isinstance(d2.step, Submit) and isinstance(d2.step.action, StartTestFailoverCleanup)
+    d3 = decide(spec(**drill_spec(), activeSite="Azure"), obs("TestActive"), status)
+    assert isinstance(d3.step, Submit) and isinstance(d3.step.action, StartTestFailoverCleanup)
+
+
+def test_drill_not_repeated_for_the_same_request():
+    status = ProtectedVMStatus(test_failover=pvm.TestFailoverStatus(last_request_id="d1"))
+    d = decide(spec(**drill_spec()), obs(), status)
+    assert isinstance(d.step, Done)
+
+
+def test_suspended_test_failover_job_means_drill_active():
+    status = running_op(OperationType.TEST_FAILOVER)
+    d = decide(spec(**drill_spec()), obs("TestActive", job=job(JobState.SUSPENDED)), status)
+    assert d.status.operation is None
+    assert not any(isinstance(d.step, Submit) and isinstance(d.step.action, ResumeJob) for _ in [0])
+
+
+# --- Intent, restart, re-attachment --------------------------------------------------------------
+
+
+def intent(
+    type_: OperationType = OperationType.FAILOVER, attempt: int = 1, age: float = 120
+) -> ProtectedVMStatus:
+    op = OperationStatus(
+        run_id="r1",
+        type=type_,
+        requested_at=T0 - timedelta(seconds=age),
+        generation=1,
+        attempt=attempt,
+        detail="Planned",
+    )
+    return ProtectedVMStatus(operation=op)
+
+
+def test_reattach_to_job_found_after_restart():
+    d = decide(
+        spec(activeSite="Azure"), obs(intent_jobs=(job(JobState.IN_PROGRESS, "job-7"),)), intent()
+    )
+    assert isinstance(d.step, Wait)
+    assert d.status.operation is not None and d.status.operation.job_name == "job-7"
+    assert d.status.operation.submitted
+
+
+def test_reattach_via_current_scenario():
+    o = obs(item=item(current_job_name="job-8", current_scenario="PlannedFailover"), intent_jobs=())
+    d = decide(spec(activeSite="Azure"), o, intent())
+    assert d.status.operation is not None and d.status.operation.job_name == "job-8"
+
+
+def test_no_job_within_grace_waits_never_resends():
+    d = decide(spec(activeSite="Azure"), obs(intent_jobs=()), intent(age=10))
+    assert isinstance(d.step, Wait)
+    d2 = decide(spec(activeSite="Azure"), obs(intent_jobs=None), intent())
+    assert isinstance(d2.step, Wait)
+
+
+def test_checked_absence_allows_one_resend():
+    d = decide(spec(activeSite="Azure"), obs(intent_jobs=()), intent())
+    assert isinstance(d.step, Submit) and isinstance(d.step.action, StartFailover)
+    assert d.status.operation is not None and d.status.operation.attempt == 2
+    assert d.status.operation.run_id == "r1"
+
+
+def test_outcome_unknown_after_attempts():
+    d = decide(spec(activeSite="Azure"), obs(intent_jobs=()), intent(attempt=3))
+    assert isinstance(d.step, Stall) and d.step.reason == Reason.OUTCOME_UNKNOWN
+
+
+def test_effect_already_visible_completes_the_intent():
+    d = decide(spec(activeSite="Azure"), obs("CommitPending", intent_jobs=()), intent())
+    assert d.status.operation is None and d.status.last_operation is not None
+
+
+# --- Recording call outcomes ----------------------------------------------------------------------
+
+
+def submitted() -> tuple[object, ProtectedVMStatus]:
+    d = decide(spec(activeSite="Azure"), obs())
+    return d.step, d.status
+
+
+def test_accepted_records_job_name():
+    step, status = submitted()
+    new, events, _ = machine.record(spec(activeSite="Azure"), status, step, Accepted("job-1"), CTX)  # type: ignore[arg-type]
+    assert (
+        new.operation is not None and new.operation.submitted and new.operation.job_name == "job-1"
+    )
+    assert events[0].reason == "FailoverStarted"
+
+
+@pytest.mark.parametrize(
+    ("kind", "keeps_intent", "stalls"),
+    [
+        (Refusal.TRANSIENT, True, False),
+        (Refusal.THROTTLED, False, False),
+        (Refusal.CONFLICT, False, False),
+        (Refusal.NOT_ALLOWED, False, True),
+        (Refusal.PERMANENT, False, True),
+        (Refusal.AUTH_FAILED, False, True),
+    ],
+)
+def test_refusals(kind, keeps_intent, stalls):  # type: ignore[no-untyped-def]
+    step, status = submitted()
+    s = spec(activeSite="Azure")
+    new, _, delay = machine.record(s, status, step, Refused(kind, "msg", 7), CTX)  # type: ignore[arg-type]
+    assert (new.operation is not None) == keeps_intent
+    if kind == Refusal.THROTTLED:
+        assert delay == 7
+    after = decide(s, obs(intent_jobs=()), new)
+    assert isinstance(after.step, Stall) == stalls
+
+
+# --- Deletion -------------------------------------------------------------------------------------
+
+
+def test_deletion_waits_for_running_job_then_releases():
+    status = running_op(OperationType.FAILOVER)
+    d = machine.decide_deletion(status, Observation(job=job(JobState.IN_PROGRESS)), CTX)
+    assert isinstance(d.step, Wait) and "abandon-wait" in d.step.message
+    d2 = machine.decide_deletion(status, Observation(job=job(JobState.SUCCEEDED)), CTX)
+    assert isinstance(d2.step, Release)
+    d3 = machine.decide_deletion(
+        status, Observation(job=job(JobState.IN_PROGRESS)), replace(CTX, abandon_wait=True)
+    )
+    assert isinstance(d3.step, Release) and d3.events
+
+
+def test_deletion_of_idle_object_releases():
+    assert isinstance(
+        machine.decide_deletion(ProtectedVMStatus(), Observation(), CTX).step, Release
+    )
