@@ -188,7 +188,7 @@ class FakePowerShell:
 
 def _default_os_disk(vm: VMState) -> list[Disk]:
     path = f"C:\\ProgramData\\Microsoft\\Windows\\Virtual Hard Disks\\{vm.name}.vhdx"
-    return [Disk(path=path, format="VHDX", sizeGB=127, os=True)]
+    return [Disk.model_validate({"path": path, "format": "VHDX", "sizeGB": 127, "os": True})]
 
 
 def _disks(vm: VMState) -> list[dict[str, Any]]:
