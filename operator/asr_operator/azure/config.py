@@ -1,0 +1,102 @@
+"""How to reach one Recovery Services vault: plain data built from a SiteRecoveryVault."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class AuthType(StrEnum):
+    WORKLOAD_IDENTITY = "WorkloadIdentity"
+    MANAGED_IDENTITY = "ManagedIdentity"
+    CLIENT_SECRET = "ClientSecret"
+    CLIENT_CERTIFICATE = "ClientCertificate"
+
+
+@dataclass(frozen=True)
+class CloudEndpoints:
+    arm: str
+    authority_host: str
+    scope: str
+
+
+CLOUDS: dict[str, CloudEndpoints] = {
+    "AzurePublicCloud": CloudEndpoints(
+        "https://management.azure.com",
+        "https://login.microsoftonline.com",
+        "https://management.azure.com/.default",
+    ),
+    "AzureChinaCloud": CloudEndpoints(
+        "https://management.chinacloudapi.cn",
+        "https://login.chinacloudapi.cn",
+        "https://management.chinacloudapi.cn/.default",
+    ),
+    "AzureUSGovernment": CloudEndpoints(
+        "https://management.usgovcloudapi.net",
+        "https://login.microsoftonline.us",
+        "https://management.usgovcloudapi.net/.default",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """Credential material; secrets never appear in repr()."""
+
+    type: AuthType
+    tenant_id: str = ""
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)
+    # PEM with the private key and certificate (ClientCertificate).
+    certificate_pem: bytes = field(default=b"", repr=False)
+    certificate_password: str = field(default="", repr=False)
+    # WorkloadIdentity: projected service-account token; empty = AZURE_FEDERATED_TOKEN_FILE.
+    federated_token_file: str = ""
+
+
+@dataclass(frozen=True)
+class AsrConfig:
+    subscription_id: str
+    resource_group: str
+    vault_name: str
+    auth: AuthConfig
+    cloud: str = "AzurePublicCloud"
+    # ARM endpoint override (sovereign cloud, private link, simulator); "" = the cloud's.
+    endpoint: str = ""
+    # Azure AD authority override; "" = the cloud's.
+    authority_host: str = ""
+    # PEM bundle to verify TLS with instead of the system store ("" = system store).
+    ca_bundle: str = ""
+    api_version: str | None = None
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    # Retries of idempotent reads inside azure-core (honours Retry-After); actions get none.
+    read_retries: int = 3
+
+    @property
+    def cloud_endpoints(self) -> CloudEndpoints:
+        try:
+            return CLOUDS[self.cloud]
+        except KeyError:
+            raise ValueError(
+                f"unknown cloud {self.cloud!r}; expected one of {', '.join(CLOUDS)}"
+            ) from None
+
+    @property
+    def arm_endpoint(self) -> str:
+        return (self.endpoint or self.cloud_endpoints.arm).rstrip("/")
+
+    @property
+    def authority(self) -> str:
+        return (self.authority_host or self.cloud_endpoints.authority_host).rstrip("/")
+
+    @property
+    def custom_authority(self) -> bool:
+        """True when the authority is not a public Azure AD cloud (skip instance discovery)."""
+        return bool(self.authority_host) and self.authority not in {
+            c.authority_host for c in CLOUDS.values()
+        }
+
+    @property
+    def verify(self) -> str | bool:
+        return self.ca_bundle or True

@@ -1,0 +1,150 @@
+"""What can go wrong talking to ASR, classified so callers know whether to retry.
+
+Messages carry ASR's error code and text only: never request URLs (they may hold
+signed query strings), headers, tokens or credential material.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+
+# ASR refusal codes for "operation not allowed in the current state". The real service's
+# codes are not published [UNCONFIRMED]; 28127 is the simulator's; keep in sync with
+# docs/simulator.md.
+NOT_ALLOWED_CODES = frozenset({"28127"})
+_NOT_ALLOWED_TEXT = re.compile(
+    r"not allowed|isn't allowed|is not permitted|cannot be performed", re.I
+)
+
+
+class AsrError(Exception):
+    """Base of all gateway errors."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str = "",
+        status: int | None = None,
+        possible_causes: str = "",
+        recommended_action: str = "",
+    ) -> None:
+        super().__init__(f"({code}) {message}" if code else message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.possible_causes = possible_causes
+        self.recommended_action = recommended_action
+
+
+class Throttled(AsrError):
+    """429: wait `retry_after` seconds before the next call of that kind."""
+
+    def __init__(self, message: str, *, retry_after: float, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class Transient(AsrError):
+    """5xx, timeouts, connection errors: retry later (for actions, only after checking)."""
+
+
+class Conflict(AsrError):
+    """Another operation runs on the item, plan or job."""
+
+
+class NotAllowed(AsrError):
+    """ASR refuses the operation in the current state (not in allowedOperations)."""
+
+
+class Permanent(AsrError):
+    """Bad input or another error that retrying will not fix."""
+
+
+class AuthFailed(AsrError):
+    """Azure AD or ARM refused our identity or its permissions."""
+
+
+class NotFound(AsrError):
+    """The vault, item, plan, recovery point or job does not exist."""
+
+
+class OutcomeUnknown(AsrError):
+    """An action may or may not have started a job, and looking did not tell."""
+
+
+def _error_body(exc: HttpResponseError) -> dict[str, Any]:
+    response = exc.response
+    if response is None:
+        return {}
+    try:
+        body = json.loads(response.text() or "{}")
+    except (ValueError, TypeError):
+        return {}
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, dict) else {}
+
+
+def _retry_after(exc: HttpResponseError, default: float = 5.0) -> float:
+    response: Any = exc.response
+    if response is None:
+        return default
+    value = response.headers.get("Retry-After") or response.headers.get("retry-after-ms")
+    try:
+        return max(0.0, float(value)) if value is not None else default
+    except ValueError:
+        return default
+
+
+def classify(exc: BaseException) -> AsrError:
+    """Map an azure-core / azure-identity exception to the gateway's hierarchy."""
+    if isinstance(exc, AsrError):
+        return exc
+    if isinstance(exc, ClientAuthenticationError) and exc.response is None:
+        # azure-identity failed to get a token; its message names the tenant/client only.
+        return AuthFailed(_first_line(str(exc.message or "authentication failed")))
+    if isinstance(exc, ServiceRequestError | ServiceResponseError):
+        return Transient(f"connection to ARM failed: {type(exc).__name__}")
+    if isinstance(exc, TimeoutError):
+        return Transient("request to ARM timed out")
+    if not isinstance(exc, HttpResponseError):
+        return Transient(f"unexpected error talking to ARM: {type(exc).__name__}")
+    status = exc.status_code
+    err = _error_body(exc)
+    code = str(err.get("code") or (exc.error.code if exc.error else "") or "")
+    message = str(
+        err.get("message") or (exc.error.message if exc.error else "") or exc.reason or ""
+    )
+    kw: dict[str, Any] = {
+        "code": code,
+        "status": status,
+        "possible_causes": str(err.get("possibleCauses") or ""),
+        "recommended_action": str(err.get("recommendedAction") or ""),
+    }
+    if status == 429:
+        return Throttled(message or "throttled", retry_after=_retry_after(exc), **kw)
+    if status in (401, 403) or isinstance(exc, ClientAuthenticationError):
+        return AuthFailed(message or "not authorized", **kw)
+    if status == 404 or isinstance(exc, ResourceNotFoundError):
+        return NotFound(message or "not found", **kw)
+    if status == 409:
+        return Conflict(message or "conflict", **kw)
+    if status is not None and (status >= 500 or status == 408):
+        return Transient(message or f"ARM answered {status}", **kw)
+    if code in NOT_ALLOWED_CODES or _NOT_ALLOWED_TEXT.search(message):
+        return NotAllowed(message, **kw)
+    return Permanent(message or f"ARM answered {status}", **kw)
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0][:500] if text.strip() else "authentication failed"

@@ -1,0 +1,554 @@
+"""The ASR gateway: observe items, plans, jobs; start actions and return their job name.
+
+Built on `azure.mgmt.recoveryservicessiterecovery.aio`. Actions are sent once
+(`polling=False`, no azure-core retries) and answer with the ASR job name taken
+from the 202 headers; nothing here waits for a job. When an action's answer is
+lost (dropped connection, timeout, 5xx), the gateway looks for a job that the
+attempt may have created before reporting a retryable error, so a POST is never
+re-sent blindly. There is deliberately no way to cancel a job or a failover.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any, Literal
+
+from azure.core.credentials_async import AsyncTokenCredential
+from azure.core.pipeline import PipelineResponse
+from azure.mgmt.recoveryservicessiterecovery import models as m
+from azure.mgmt.recoveryservicessiterecovery.aio import SiteRecoveryManagementClient
+
+from asr_operator.azure.config import AsrConfig
+from asr_operator.azure.credentials import build_credential
+from asr_operator.azure.errors import AsrError, OutcomeUnknown, Transient, classify
+from asr_operator.azure.job_ids import job_name_from_headers
+from asr_operator.azure.observe import (
+    compute_size_from_sdk,
+    item_from_sdk,
+    job_from_sdk,
+    plan_from_sdk,
+    recovery_point_from_sdk,
+)
+from asr_operator.lifecycle.observed import (
+    AsrItem,
+    AsrJob,
+    AsrPlan,
+    ComputeSize,
+    RecoveryPoint,
+    TargetSettings,
+)
+
+log = logging.getLogger(__name__)
+
+DataSync = Literal["ForDownTime", "ForSynchronization"]
+PlanRecoveryPoint = Literal["Latest", "LatestProcessed", "LatestApplicationConsistent"]
+_HV = "HyperVReplicaAzure"
+
+
+def _iso(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
+
+
+def _creation_option(create_vm_if_not_found: bool) -> str:
+    return "CreateVmIfNotFound" if create_vm_if_not_found else "NoAction"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class AsrGateway:
+    """All ASR I/O for one vault. Use as an async context manager, or call `close()`."""
+
+    def __init__(
+        self,
+        config: AsrConfig,
+        credential: AsyncTokenCredential | None = None,
+        *,
+        clock: Callable[[], datetime] = _now,
+        clock_skew: timedelta = timedelta(seconds=5),
+    ) -> None:
+        self.config = config
+        self._credential = credential or build_credential(config)
+        self._owns_credential = credential is None
+        self._clock = clock
+        self._skew = clock_skew
+        kwargs: dict[str, Any] = {}
+        if config.api_version:
+            kwargs["api_version"] = config.api_version
+        self._client = SiteRecoveryManagementClient(
+            self._credential,
+            config.subscription_id,
+            base_url=config.arm_endpoint,
+            credential_scopes=[config.cloud_endpoints.scope],
+            connection_verify=config.verify,
+            retry_total=config.read_retries,
+            polling_interval=0,
+            **kwargs,
+        )
+        self._rg, self._vault = config.resource_group, config.vault_name
+        self._timeouts: dict[str, Any] = {
+            "connection_timeout": config.connect_timeout,
+            "read_timeout": config.read_timeout,
+        }
+        # Start times of jobs we know (for one-list polling) and started ourselves.
+        self._job_since: dict[str, datetime] = {}
+
+    async def close(self) -> None:
+        await self._client.close()
+        if self._owns_credential:
+            await self._credential.close()
+
+    async def __aenter__(self) -> AsrGateway:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # --- plumbing ---
+
+    async def _read(self, call: Callable[[], Awaitable[Any]]) -> Any:
+        try:
+            return await call()
+        except Exception as e:
+            raise classify(e) from None
+
+    async def _collect(self, pager: Any) -> list[Any]:
+        try:
+            return [x async for x in pager]
+        except Exception as e:
+            raise classify(e) from None
+
+    async def _act(
+        self,
+        target: tuple[str, str],
+        call: Callable[..., Awaitable[Any]],
+        current_job: Callable[[], Awaitable[str | None]] | None = None,
+    ) -> str:
+        """Send one action POST; return its job name, re-attaching if the answer was lost.
+
+        `target` is (targetObjectId, targetObjectName) of the jobs the action creates.
+        """
+        since = self._clock() - self._skew
+        seen: list[PipelineResponse[Any, Any]] = []
+
+        def hook(response: PipelineResponse[Any, Any]) -> None:
+            seen.append(response)
+
+        try:
+            await call(polling=False, raw_response_hook=hook, retry_total=0, **self._timeouts)
+        except Exception as e:
+            err = classify(e)
+            if not isinstance(err, Transient):
+                raise err from None
+            found = await self._created_job(target, since, current_job)
+            if found is not None:
+                log.info("action answer lost; re-attached to job %s", found)
+                return found
+            raise Transient(
+                f"{err.message}; no job was created, the action can be retried",
+                code=err.code,
+                status=err.status,
+            ) from None
+        job = job_name_from_headers(seen[0].http_response.headers) if seen else None
+        if job is None:
+            job = await self._created_job(target, since, current_job)
+        if job is None:
+            raise OutcomeUnknown("ASR accepted the action but named no job")
+        self._job_since[job] = since
+        return job
+
+    async def _created_job(
+        self,
+        target: tuple[str, str],
+        since: datetime,
+        current_job: Callable[[], Awaitable[str | None]] | None,
+    ) -> str | None:
+        """A job for `target` that started at or after `since` and that we did not know."""
+        try:
+            if current_job is not None:
+                name = await current_job()
+                if name and name not in self._job_since:
+                    job = await self.get_job(name)
+                    if job.start_time is None or job.start_time >= since:
+                        self._job_since[name] = since
+                        return name
+            for job in await self.find_jobs_since(target[0], since, target_name=target[1]):
+                if job.name not in self._job_since:
+                    self._job_since[job.name] = since
+                    return job.name
+        except AsrError as e:
+            raise OutcomeUnknown(
+                f"could not check whether the action started a job: {e.message}"
+            ) from None
+        return None
+
+    # --- items ---
+
+    async def list_items(self, recovery_plan: str | None = None) -> list[AsrItem]:
+        flt = f"RecoveryPlanName eq '{recovery_plan}'" if recovery_plan else None
+        pager = self._client.replication_protected_items.list(
+            self._rg, self._vault, filter=flt, **self._timeouts
+        )
+        return [item_from_sdk(x) for x in await self._collect(pager)]
+
+    async def find_item(self, friendly_name: str) -> AsrItem | None:
+        """The item whose friendlyName (the Hyper-V VM name) matches, case-insensitively."""
+        for item in await self.list_items():
+            if item.friendly_name.lower() == friendly_name.lower():
+                return item
+        return None
+
+    async def get_item(self, fabric: str, container: str, name: str) -> AsrItem:
+        model = await self._read(
+            lambda: self._client.replication_protected_items.get(
+                self._rg, self._vault, fabric, container, name, **self._timeouts
+            )
+        )
+        return item_from_sdk(model)
+
+    async def list_recovery_points(self, item: AsrItem) -> list[RecoveryPoint]:
+        """Newest first."""
+        pager = self._client.recovery_points.list_by_replication_protected_items(
+            self._rg, self._vault, item.fabric, item.container, item.name, **self._timeouts
+        )
+        points = [recovery_point_from_sdk(x) for x in await self._collect(pager)]
+        return sorted(points, key=lambda p: p.time, reverse=True)
+
+    async def list_compute_sizes(self, item: AsrItem) -> list[ComputeSize]:
+        pager = self._client.target_compute_sizes.list_by_replication_protected_items(
+            self._rg, self._vault, item.fabric, item.container, item.name, **self._timeouts
+        )
+        return [compute_size_from_sdk(x) for x in await self._collect(pager)]
+
+    def _item_args(self, item: AsrItem) -> tuple[str, str, str, str, str]:
+        return (self._rg, self._vault, item.fabric, item.container, item.name)
+
+    def _item_job(self, item: AsrItem) -> Callable[[], Awaitable[str | None]]:
+        async def current() -> str | None:
+            return (await self.get_item(item.fabric, item.container, item.name)).current_job_name
+
+        return current
+
+    async def _item_action(self, item: AsrItem, method: str, *body: Any) -> str:
+        op = getattr(self._client.replication_protected_items, method)
+
+        async def call(**kw: Any) -> Any:
+            return await op(*self._item_args(item), *body, **kw)
+
+        return await self._act((item.name, item.friendly_name), call, self._item_job(item))
+
+    async def start_planned_failover(
+        self, item: AsrItem, recovery_point_id: str | None = None
+    ) -> str:
+        details = m.HyperVReplicaAzurePlannedFailoverProviderInput(
+            recovery_point_id=recovery_point_id or None
+        )
+        body = m.PlannedFailoverInput(
+            properties=m.PlannedFailoverInputProperties(
+                failover_direction="PrimaryToRecovery", provider_specific_details=details
+            )
+        )
+        return await self._item_action(item, "begin_planned_failover", body)
+
+    async def start_failback(
+        self, item: AsrItem, data_sync: DataSync, create_vm_if_not_found: bool = False
+    ) -> str:
+        """Planned failover RecoveryToPrimary; a ForDownTime job suspends until resumed."""
+        details = m.HyperVReplicaAzureFailbackProviderInput(
+            data_sync_option=data_sync,
+            recovery_vm_creation_option="CreateVmIfNotFound"
+            if create_vm_if_not_found
+            else "NoAction",
+        )
+        body = m.PlannedFailoverInput(
+            properties=m.PlannedFailoverInputProperties(
+                failover_direction="RecoveryToPrimary", provider_specific_details=details
+            )
+        )
+        return await self._item_action(item, "begin_planned_failover", body)
+
+    async def start_unplanned_failover(
+        self,
+        item: AsrItem,
+        recovery_point_id: str | None = None,
+        shutdown_source: bool = True,
+    ) -> str:
+        body = m.UnplannedFailoverInput(
+            properties=m.UnplannedFailoverInputProperties(
+                failover_direction="PrimaryToRecovery",
+                source_site_operations="Required" if shutdown_source else "NotRequired",
+                provider_specific_details=m.HyperVReplicaAzureUnplannedFailoverInput(
+                    recovery_point_id=recovery_point_id or None
+                ),
+            )
+        )
+        return await self._item_action(item, "begin_unplanned_failover", body)
+
+    async def start_test_failover(
+        self, item: AsrItem, network_id: str, recovery_point_id: str | None = None
+    ) -> str:
+        body = m.TestFailoverInput(
+            properties=m.TestFailoverInputProperties(
+                failover_direction="PrimaryToRecovery",
+                network_type="VmNetworkAsInput" if network_id else "NoNetworkAttachAsInput",
+                network_id=network_id or None,
+                provider_specific_details=m.HyperVReplicaAzureTestFailoverInput(
+                    recovery_point_id=recovery_point_id or None
+                ),
+            )
+        )
+        return await self._item_action(item, "begin_test_failover", body)
+
+    async def start_test_failover_cleanup(self, item: AsrItem, comments: str = "") -> str:
+        body = m.TestFailoverCleanupInput(
+            properties=m.TestFailoverCleanupInputProperties(comments=comments or None)
+        )
+        return await self._item_action(item, "begin_test_failover_cleanup", body)
+
+    async def start_commit(self, item: AsrItem) -> str:
+        """Commit a failover or a failback (both are failoverCommit)."""
+        return await self._item_action(item, "begin_failover_commit")
+
+    async def start_apply_recovery_point(self, item: AsrItem, recovery_point_id: str) -> str:
+        body = m.ApplyRecoveryPointInput(
+            properties=m.ApplyRecoveryPointInputProperties(
+                recovery_point_id=recovery_point_id,
+                provider_specific_details=m.HyperVReplicaAzureApplyRecoveryPointInput(),
+            )
+        )
+        return await self._item_action(item, "begin_apply_recovery_point", body)
+
+    async def start_reprotect(self, item: AsrItem) -> str:
+        """Reverse replication (on-premises to Azure again) after a committed failback."""
+        body = m.ReverseReplicationInput(
+            properties=m.ReverseReplicationInputProperties(
+                failover_direction="PrimaryToRecovery",
+                provider_specific_details=m.HyperVReplicaAzureReprotectInput(),
+            )
+        )
+        return await self._item_action(item, "begin_reprotect", body)
+
+    async def start_update_target(self, item: AsrItem, target: TargetSettings) -> str:
+        """Change the Compute and Network settings (PATCH, reference section 11)."""
+        nics = [
+            m.VMNicInputDetails(
+                nic_id=n.nic_id,
+                selection_type="SelectedByUser",
+                ip_configs=[
+                    m.IPConfigInputDetails(
+                        is_primary=True,
+                        is_seleted_for_failover=True,
+                        recovery_subnet_name=n.subnet or None,
+                        recovery_static_ip_address=n.static_ip or None,
+                    )
+                ],
+            )
+            for n in target.nics
+        ]
+        managed = (
+            None if target.use_managed_disks is None else str(target.use_managed_disks).lower()
+        )
+        body = m.UpdateReplicationProtectedItemInput(
+            properties=m.UpdateReplicationProtectedItemInputProperties(
+                recovery_azure_vm_name=target.vm_name or None,
+                recovery_azure_vm_size=target.size or None,
+                selected_recovery_azure_network_id=target.network_id or None,
+                recovery_availability_set_id=target.availability_set_id or None,
+                vm_nics=nics or None,
+                provider_specific_details=m.HyperVReplicaAzureUpdateReplicationProtectedItemInput(
+                    recovery_azure_v2_resource_group_id=target.resource_group_id or None,
+                    use_managed_disks=managed,
+                    target_availability_zone=target.availability_zone or None,
+                    target_vm_tags=dict(target.tags) if target.tags else None,
+                ),
+            )
+        )
+        return await self._item_action(item, "begin_update", body)
+
+    # --- jobs ---
+
+    async def get_job(self, name: str) -> AsrJob:
+        model = await self._read(
+            lambda: self._client.replication_jobs.get(self._rg, self._vault, name, **self._timeouts)
+        )
+        job = job_from_sdk(model)
+        if name not in self._job_since and job.start_time is not None:
+            self._job_since[name] = job.start_time
+        return job
+
+    async def list_jobs_since(self, since: datetime) -> list[AsrJob]:
+        """All jobs that started at or after `since` (one paged list call)."""
+        pager = self._client.replication_jobs.list(
+            self._rg, self._vault, filter=f"StartTime eq '{_iso(since)}'", **self._timeouts
+        )
+        return [job_from_sdk(x) for x in await self._collect(pager)]
+
+    async def find_jobs_since(
+        self, target_object_id: str, since: datetime, target_name: str = ""
+    ) -> list[AsrJob]:
+        """Jobs of one item (VM id) or plan started at or after `since`, newest first.
+
+        ASR filters by target only client side (as PowerShell does).
+        """
+        wanted = {target_object_id.lower()} | ({target_name.lower()} if target_name else set())
+        jobs = [
+            j
+            for j in await self.list_jobs_since(since)
+            if j.target_object_id.lower() in wanted
+            or (target_name and j.target_object_name.lower() == target_name.lower())
+        ]
+        jobs = [j for j in jobs if j.start_time is None or j.start_time >= since]
+        return sorted(jobs, key=lambda j: j.start_time or since, reverse=True)
+
+    async def poll_jobs(self, names: Iterable[str]) -> dict[str, AsrJob]:
+        """Current state of the named jobs, with one list call for all jobs whose start we know.
+
+        A job first seen here costs one GET (to learn its start time); after that the
+        cost per poll is one list call per vault, whatever the number of jobs.
+        """
+        wanted = list(dict.fromkeys(names))
+        result: dict[str, AsrJob] = {}
+        for name in wanted:
+            if name not in self._job_since:
+                result[name] = await self.get_job(name)
+        rest = [n for n in wanted if n not in result]
+        if rest:
+            since = min(self._job_since[n] for n in rest)
+            listed = {j.name.lower(): j for j in await self.list_jobs_since(since)}
+            for name in rest:
+                job = listed.get(name.lower())
+                result[name] = job if job is not None else await self.get_job(name)
+        return result
+
+    async def resume_job(self, name: str, comments: str = "") -> str:
+        """Resume a suspended job (manual action, ForDownTime failback); returns its name."""
+        body = m.ResumeJobParams(properties=m.ResumeJobParamsProperties(comments=comments or None))
+
+        async def call(**kw: Any) -> Any:
+            return await self._client.replication_jobs.begin_resume(
+                self._rg, self._vault, name, body, **kw
+            )
+
+        try:
+            await call(polling=False, retry_total=0, **self._timeouts)
+        except Exception as e:
+            err = classify(e)
+            if isinstance(err, Transient):
+                # Resuming twice is refused, not duplicated: report and let the caller re-read.
+                raise Transient(f"{err.message}; re-read the job before resuming again") from None
+            raise err from None
+        return name
+
+    # --- plans ---
+
+    async def get_plan(self, name: str) -> AsrPlan:
+        model = await self._read(
+            lambda: self._client.replication_recovery_plans.get(
+                self._rg, self._vault, name, **self._timeouts
+            )
+        )
+        return plan_from_sdk(model)
+
+    async def list_plans(self) -> list[AsrPlan]:
+        pager = self._client.replication_recovery_plans.list(
+            self._rg, self._vault, **self._timeouts
+        )
+        return [plan_from_sdk(x) for x in await self._collect(pager)]
+
+    async def _plan_action(self, plan: str, method: str, *body: Any) -> str:
+        op = getattr(self._client.replication_recovery_plans, method)
+
+        async def call(**kw: Any) -> Any:
+            return await op(self._rg, self._vault, plan, *body, **kw)
+
+        async def current() -> str | None:
+            p = await self.get_plan(plan)
+            return p.current_job_name if p.current_scenario_status in ("InProgress", "") else None
+
+        plan_id = (
+            f"/subscriptions/{self.config.subscription_id}/resourceGroups/{self._rg}/providers/"
+            f"Microsoft.RecoveryServices/vaults/{self._vault}/replicationRecoveryPlans/{plan}"
+        )
+        return await self._act((plan_id, plan), call, current)
+
+    async def start_plan_planned_failover(self, plan: str) -> str:
+        body = m.RecoveryPlanPlannedFailoverInput(
+            properties=m.RecoveryPlanPlannedFailoverInputProperties(
+                failover_direction="PrimaryToRecovery",
+                provider_specific_details=[m.RecoveryPlanHyperVReplicaAzureFailoverInput()],
+            )
+        )
+        return await self._plan_action(plan, "begin_planned_failover", body)
+
+    async def start_plan_failback(
+        self, plan: str, data_sync: DataSync, create_vm_if_not_found: bool = False
+    ) -> str:
+        details = m.RecoveryPlanHyperVReplicaAzureFailbackInput(
+            data_sync_option=data_sync,
+            recovery_vm_creation_option="CreateVmIfNotFound"
+            if create_vm_if_not_found
+            else "NoAction",
+        )
+        body = m.RecoveryPlanPlannedFailoverInput(
+            properties=m.RecoveryPlanPlannedFailoverInputProperties(
+                failover_direction="RecoveryToPrimary", provider_specific_details=[details]
+            )
+        )
+        return await self._plan_action(plan, "begin_planned_failover", body)
+
+    async def start_plan_unplanned_failover(
+        self,
+        plan: str,
+        recovery_point_type: PlanRecoveryPoint = "Latest",
+        shutdown_source: bool = True,
+    ) -> str:
+        body = m.RecoveryPlanUnplannedFailoverInput(
+            properties=m.RecoveryPlanUnplannedFailoverInputProperties(
+                failover_direction="PrimaryToRecovery",
+                source_site_operations="Required" if shutdown_source else "NotRequired",
+                provider_specific_details=[
+                    m.RecoveryPlanHyperVReplicaAzureFailoverInput(
+                        recovery_point_type=recovery_point_type
+                    )
+                ],
+            )
+        )
+        return await self._plan_action(plan, "begin_unplanned_failover", body)
+
+    async def start_plan_test_failover(
+        self, plan: str, network_id: str, recovery_point_type: PlanRecoveryPoint = "Latest"
+    ) -> str:
+        body = m.RecoveryPlanTestFailoverInput(
+            properties=m.RecoveryPlanTestFailoverInputProperties(
+                failover_direction="PrimaryToRecovery",
+                network_type="VmNetworkAsInput" if network_id else "NoNetworkAttachAsInput",
+                network_id=network_id or None,
+                provider_specific_details=[
+                    m.RecoveryPlanHyperVReplicaAzureFailoverInput(
+                        recovery_point_type=recovery_point_type
+                    )
+                ],
+            )
+        )
+        return await self._plan_action(plan, "begin_test_failover", body)
+
+    async def start_plan_test_failover_cleanup(self, plan: str, comments: str = "") -> str:
+        body = m.RecoveryPlanTestFailoverCleanupInput(
+            properties=m.RecoveryPlanTestFailoverCleanupInputProperties(comments=comments or None)
+        )
+        return await self._plan_action(plan, "begin_test_failover_cleanup", body)
+
+    async def start_plan_commit(self, plan: str) -> str:
+        return await self._plan_action(plan, "begin_failover_commit")
+
+    async def start_plan_reprotect(self, plan: str) -> str:
+        return await self._plan_action(plan, "begin_reprotect")
