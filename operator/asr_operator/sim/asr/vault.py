@@ -121,6 +121,29 @@ PHASES: dict[str, PhaseSpec] = {
     ),
 }
 
+MARKED_FOR_DELETION = ("MarkedForDeletion", "Cleaning up test environment")
+
+# Plan allowedOperations by the (common) phase of its items; [EX] for the first four.
+PLAN_ALLOWED: dict[str, tuple[str, ...]] = {
+    "Protected": ("PlannedFailover", "UnplannedFailover", "TestFailover"),
+    "PlannedFailoverCommitPending": (
+        "PlannedFailover",
+        "UnplannedFailover",
+        "TestFailover",
+        "Commit",
+    ),
+    "UnplannedFailoverCommitPending": (
+        "PlannedFailover",
+        "UnplannedFailover",
+        "TestFailover",
+        "Commit",
+    ),
+    "FailedOver": ("PlannedFailover", "UnplannedFailover", "TestFailover"),
+    "TestFailoverPending": ("TestFailoverCleanup",),
+    "FailbackCommitPending": ("Commit",),
+    "FailbackCommitted": ("ReverseReplicate",),
+}
+
 # protectionState/description shown while a job of that scenario runs (allowedOperations empty).
 BUSY_STATES: dict[str, tuple[str, str]] = {
     "PlannedFailover": ("PlannedFailoverInProgress", "Planned failover in progress"),
@@ -182,6 +205,8 @@ class Item:
     test_booted: bool = False
     busy: tuple[str, str] | None = None  # protectionState override while a job runs
     tfo_busy: tuple[str, str] | None = None
+    # testFailoverState left behind by the last cleanup ([EX]: stays MarkedForDeletion).
+    tfo_after: tuple[str, str] | None = None
     plans: list[str] = field(default_factory=list)
 
     @property
@@ -190,12 +215,12 @@ class Item:
 
     @property
     def replicating(self) -> bool:
-        return (self.phase in ("Protected", "TestFailoverPending") and self.busy is None) or (
-            self.phase in ("Protected", "TestFailoverPending")
-            and self.busy is not None
-            and self.job is not None
-            and self.job.scenario in ("TestFailover", "TestFailoverCleanup", "UpdateVmProperties")
-        )
+        """New recovery points arrive while the VM runs on-premises and is not failing over."""
+        if self.phase not in ("Protected", "TestFailoverPending"):
+            return False
+        if self.job is None or self.job.terminal:
+            return True
+        return self.job.scenario in ("TestFailover", "TestFailoverCleanup", "UpdateVmProperties")
 
     @property
     def allowed(self) -> tuple[str, ...]:
@@ -824,7 +849,8 @@ class Vault:
             "Test failover cleanup",
             tasks,
             "Protected",
-            tfo_busy=("MarkedForDeletion", "Cleaning up test environment"),
+            tfo_busy=MARKED_FOR_DELETION,
+            on_success=lambda: setattr(item, "tfo_after", MARKED_FOR_DELETION),
             custom=custom,
         )
 
@@ -993,22 +1019,14 @@ class Vault:
     # --- plans -------------------------------------------------------------------------------
 
     def plan_allowed(self, plan: PlanState) -> list[str]:
+        """Plan-level operations as [EX] shows them: failback is PlannedFailover there."""
         items = plan.all_items
-        if not items:
+        if not items or any(i.job is not None and not i.job.terminal for i in items):
             return []
-        sets = [set(i.allowed) for i in items]
-        common = set.intersection(*sets) - {"DisableProtection", "CompleteMigration", "ChangePit"}
-        order = [
-            "PlannedFailover",
-            "UnplannedFailover",
-            "TestFailover",
-            "TestFailoverCleanup",
-            "Commit",
-            "Failback",
-            "ReverseReplicate",
-            "CancelFailover",
-        ]
-        return [o for o in order if o in common]
+        phases = {i.phase for i in items}
+        if len(phases) != 1:
+            return []
+        return list(PLAN_ALLOWED[phases.pop()])
 
     def plan_action(self, plan: PlanState, action: str, body: dict[str, Any]) -> SimJob:
         props = _props(body, required=action in ("unplannedFailover", "testFailover"))
@@ -1091,7 +1109,7 @@ class Vault:
         busy = BUSY_STATES["Failback"] if required == "Failback" else BUSY_STATES.get(scenario)
         tfo_busy = {
             "TestFailover": ("InProgress", "Test failover in progress"),
-            "TestFailoverCleanup": ("MarkedForDeletion", "Cleaning up test environment"),
+            "TestFailoverCleanup": MARKED_FOR_DELETION,
         }.get(scenario)
 
         def begin() -> None:
@@ -1110,6 +1128,8 @@ class Vault:
                     i.phase = done_phase
                 if done_phase in ("PlannedFailoverCommitPending", "UnplannedFailoverCommitPending"):
                     self._failed_over(i, i.rps[-1])()
+                if action == "testFailoverCleanup":
+                    i.tfo_after = MARKED_FOR_DELETION
                 if done_phase == "TestFailoverPending" and i.rps:
                     i.failover_rp_id = self.rp_id(i, i.rps[-1].name)
                     i.last_tfo_time = now
@@ -1256,9 +1276,11 @@ class Vault:
         pstate, pdesc = (
             item.busy if running and item.busy else (phase.protection_state, phase.description)
         )
-        tstate, tdesc = (
-            item.tfo_busy if running and item.tfo_busy else (phase.tfo_state, phase.tfo_description)
-        )
+        tstate, tdesc = phase.tfo_state, phase.tfo_description
+        if running and item.tfo_busy:
+            tstate, tdesc = item.tfo_busy
+        elif item.tfo_after and item.phase != "TestFailoverPending":
+            tstate, tdesc = item.tfo_after
         sc = self.scenario
         last_rp = item.rps[-1].time if item.rps else utcnow()
         rpo = item.vm.rpo_seconds
