@@ -169,3 +169,13 @@ async def test_missing_kerberos_library_is_a_config_error(http_sim: HyperVSimula
     assert isinstance(err.value, ConfigError)
     assert "kerberos" in str(err.value)
     assert_no_credentials(err.value)
+
+
+def test_unknown_shell_is_a_wsman_fault(http_sim: HyperVSimulator) -> None:
+    protocol = winrm.Protocol(
+        http_sim.url("hv-01"), transport="ntlm", username=USER, password=PASSWORD, proxy=None
+    )
+    with pytest.raises(winrm.exceptions.WSManFaultError) as err:
+        protocol.run_command("00000000-0000-0000-0000-000000000000", "hostname")
+    assert err.value.wsman_fault_code == 2150858843
+    assert "shell was not found" in err.value.reason

@@ -131,7 +131,7 @@ class HyperVSimulator:
         self._commands: list[RecordedCommand] = []
         self._lock = threading.Lock()
         self.stopping = threading.Event()
-        self._tls_context: ssl.SSLContext | None = None
+        self.tls_context: ssl.SSLContext | None = None
         self.cbt_hash: bytes | None = None
         self._ca_path: Path | None = None
         if tls:
@@ -238,7 +238,7 @@ class HyperVSimulator:
         cert = ca.issue_cert(self.address, "localhost")
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         cert.configure_cert(ctx)
-        self._tls_context = ctx
+        self.tls_context = ctx
         self._ca_path = self._dir / "ca.pem"
         ca.cert_pem.write_to_path(str(self._ca_path))
         # RFC 5929 tls-server-end-point, which NTLM binds to over https (CBT).
@@ -313,8 +313,10 @@ class HyperVSimulator:
         if req.action == wsman.COMMAND:
             line = wsman.command_line(req.body)
             inv = parse_command_line(line)
-            if host.script_errors:
-                result = Result(b"", clixml(host.script_errors.pop(0)), 1)
+            with host.cond:
+                injected = host.script_errors.pop(0) if host.script_errors else None
+            if injected is not None:
+                result = Result(b"", clixml(injected), 1)
             else:
                 result = self._powershell.run(host.name, inv, line)
             self._record(host, peer, line, inv, result.exit_code)
@@ -415,7 +417,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.acceptor: Acceptor | None = None
         self.ntlm_user = ""
         self.auth_scheme = ""
-        ctx = self.server.sim._tls_context
+        ctx = self.server.sim.tls_context
         if ctx is not None:
             self.request.settimeout(self.timeout)
             self.request = ctx.wrap_socket(self.request, server_side=True)
