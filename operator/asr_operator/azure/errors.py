@@ -79,8 +79,11 @@ class NotFound(AsrError):
     """The vault, item, plan, recovery point or job does not exist."""
 
 
-class OutcomeUnknown(AsrError):
-    """An action may or may not have started a job, and looking did not tell."""
+class OutcomeUnknown(Transient):
+    """An action got no answer and no job is visible yet: it may still appear.
+
+    Look again (`find_jobs_since` with the time the action was sent) before re-sending.
+    """
 
 
 def _error_body(exc: HttpResponseError) -> dict[str, Any]:

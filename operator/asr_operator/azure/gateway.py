@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 from azure.core.credentials_async import AsyncTokenCredential
+from azure.core.exceptions import HttpResponseError
 from azure.core.pipeline import PipelineResponse
 from azure.mgmt.recoveryservicessiterecovery import models as m
 from azure.mgmt.recoveryservicessiterecovery.aio import SiteRecoveryManagementClient
@@ -153,10 +154,16 @@ class AsrGateway:
             if found is not None:
                 log.info("action answer lost; re-attached to job %s", found)
                 return found
-            raise Transient(
-                f"{err.message}; no job was created, the action can be retried",
-                code=err.code,
-                status=err.status,
+            if isinstance(e, HttpResponseError):
+                # ARM answered with an error and no job exists: safe to send again later.
+                raise Transient(
+                    f"{err.message}; no job was created, the action can be retried",
+                    code=err.code,
+                    status=err.status,
+                ) from None
+            raise OutcomeUnknown(
+                f"{err.message}; no job is visible yet for an action that may have reached "
+                "ASR: look for it again before re-sending"
             ) from None
         job = job_name_from_headers(seen[0].http_response.headers) if seen else None
         if job is None:
