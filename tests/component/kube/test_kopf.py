@@ -35,7 +35,9 @@ def reasons(core: CoreV1Api) -> set[str]:
     return {e.reason for e in events.items}
 
 
-@pytest.mark.parametrize("scope", [["--namespace", NAMESPACE], ["--all-namespaces"]], ids=["namespaced", "cluster-wide"])
+@pytest.mark.parametrize(
+    "scope", [["--namespace", NAMESPACE], ["--all-namespaces"]], ids=["namespaced", "cluster-wide"]
+)
 @pytest.mark.usefixtures("kopf_login")
 def test_kopf_operator_lifecycle(
     kube: KubeStandInThread, custom: CustomObjectsApi, core: CoreV1Api, scope: list[str]
@@ -104,7 +106,9 @@ async def test_kopf_operator_in_the_same_loop() -> None:
 
         stop: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         operator = asyncio.create_task(
-            kopf.operator(registry=registry, standalone=True, namespaces=[NAMESPACE], stop_flag=stop)
+            kopf.operator(
+                registry=registry, standalone=True, namespaces=[NAMESPACE], stop_flag=stop
+            )
         )
         await kube.log.wait_for_async(
             lambda r: r.verb == "watch" and r.resource == PLURAL and r.status == 200, timeout=30

@@ -31,7 +31,9 @@ def test_apply_get_patch_wait_delete(kubectl: Kubectl, kube: KubeStandInThread) 
     assert "unchanged" in kubectl("apply", "-f", "-", input=MANIFEST.format(size=2)).stdout
     assert "configured" in kubectl("apply", "-f", "-", input=MANIFEST.format(size=3)).stdout
     stored = kube.get("replicas", "r1", NAMESPACE)
-    assert stored is not None and stored["spec"]["size"] == 3 and stored["metadata"]["generation"] == 2
+    assert (
+        stored is not None and stored["spec"]["size"] == 3 and stored["metadata"]["generation"] == 2
+    )
 
     table = kubectl("get", "replicas").stdout.splitlines()
     assert table[0].split() == ["NAME", "VM", "PHASE", "READY", "AGE"]
@@ -45,7 +47,16 @@ def test_apply_get_patch_wait_delete(kubectl: Kubectl, kube: KubeStandInThread) 
     )
     kube.wait_for_watch("replicas", NAMESPACE)
     status = {"status": {"phase": "Protected", "conditions": [{"type": "Ready", "status": "True"}]}}
-    kubectl("patch", "replica", "r1", "--subresource=status", "--type", "merge", "-p", json.dumps(status))
+    kubectl(
+        "patch",
+        "replica",
+        "r1",
+        "--subresource=status",
+        "--type",
+        "merge",
+        "-p",
+        json.dumps(status),
+    )
     waited = waiter()
     assert waited.returncode == 0 and "condition met" in waited.stdout
 
@@ -58,7 +69,9 @@ def test_apply_get_patch_wait_delete(kubectl: Kubectl, kube: KubeStandInThread) 
     assert "No resources found" in kubectl("get", "replicas").stderr
 
 
-def subprocess_in_thread(kubectl: Kubectl, *args: str) -> Callable[[], subprocess.CompletedProcess[str]]:
+def subprocess_in_thread(
+    kubectl: Kubectl, *args: str
+) -> Callable[[], subprocess.CompletedProcess[str]]:
     result: dict[str, Any] = {}
     thread = threading.Thread(target=lambda: result.update(r=kubectl(*args, check=False)))
     thread.start()
@@ -85,7 +98,9 @@ def test_apply_refuses_invalid_and_unknown_fields(kubectl: Kubectl) -> None:
     assert "No resources found" in kubectl("get", "replicas").stderr
 
 
-def test_describe_shows_events_and_builtins_print(kubectl: Kubectl, kube: KubeStandInThread) -> None:
+def test_describe_shows_events_and_builtins_print(
+    kubectl: Kubectl, kube: KubeStandInThread
+) -> None:
     kubectl("apply", "-f", "-", input=MANIFEST.format(size=1))
     uid = kube.get("replicas", "r1", NAMESPACE)["metadata"]["uid"]  # type: ignore[index]
     kube.create(
