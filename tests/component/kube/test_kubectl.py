@@ -132,3 +132,21 @@ def test_describe_shows_events_and_builtins_print(
     assert "replicas.example.asr-operator.io" in crds
     resources = kubectl("api-resources").stdout
     assert "Replica" in resources and "short name" not in resources
+
+
+def test_create_builtins_sent_as_protobuf(kubectl: Kubectl, kube: KubeStandInThread) -> None:
+    kubectl("create", "namespace", "extra")
+    kubectl("create", "configmap", "settings", "--from-literal=mode=fast")
+    kubectl("create", "secret", "generic", "creds", "--from-literal=clientSecret=s3cret")
+    kubectl("label", "namespace", "extra", "team=dr")
+    assert kube.get("namespaces", "extra") is not None
+    assert kube.get("configmaps", "settings", NAMESPACE)["data"] == {"mode": "fast"}  # type: ignore[index]
+    secret = kube.get("secrets", "creds", NAMESPACE)
+    assert (
+        secret is not None
+        and secret["data"] == {"clientSecret": "czNjcmV0"}
+        and secret["type"] == "Opaque"
+    )
+    posts = [r for r in kube.requests if r.verb == "create"]
+    assert {r.content_type for r in posts} == {"application/vnd.kubernetes.protobuf"}
+    assert "team=dr" in kubectl("get", "ns", "extra", "--show-labels").stdout

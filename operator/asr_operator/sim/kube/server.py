@@ -12,7 +12,7 @@ from typing import Any, Self
 
 from aiohttp import web
 
-from . import discovery, errors, tables
+from . import discovery, errors, protobuf, tables
 from .errors import ApiError
 from .faults import FaultInjector
 from .kubeconfig import write_kubeconfig
@@ -351,6 +351,11 @@ class KubeStandIn:
             return None
         if request.content_type == "application/apply-patch+yaml":
             raise errors.unsupported_media_type(request.content_type)
+        if request.content_type == protobuf.MEDIA_TYPE:
+            try:
+                return protobuf.decode(raw)
+            except (ValueError, IndexError, UnicodeDecodeError) as exc:
+                raise errors.bad_request(f"the protobuf body could not be decoded: {exc}") from exc
         try:
             return json.loads(raw)
         except ValueError as exc:
