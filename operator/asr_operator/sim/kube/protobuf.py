@@ -62,7 +62,7 @@ def _entry(value: int | bytes) -> tuple[str, bytes]:
 def _metadata(data: bytes) -> JSON:
     meta: JSON = {}
     for number, value in _fields(data):
-        if number in (1, 2, 3):
+        if number in (1, 2, 3) and value:  # proto2 optional strings arrive empty
             meta[("name", "generateName", "namespace")[number - 1]] = _text(value)
         elif number in (11, 12):
             key, item = _entry(value)
@@ -94,7 +94,7 @@ def _config_map(obj: JSON, number: int, value: int | bytes) -> None:
 def _secret(obj: JSON, number: int, value: int | bytes) -> None:
     if number == 2:
         _bytes_map(obj, "data", value)
-    elif number == 3:
+    elif number == 3 and value:
         obj["type"] = _text(value)
     elif number == 4:
         _string_map(obj, "stringData", value)
