@@ -160,9 +160,7 @@ async def test_unplanned_failover_shuts_down_source_only_when_asked(
 
 async def test_failover_to_a_chosen_recovery_point(gateway: AsrGateway) -> None:
     it = await item(gateway, "app01")
-    app_consistent = next(
-        p for p in await gateway.list_recovery_points(it) if p.app_consistent
-    )
+    app_consistent = next(p for p in await gateway.list_recovery_points(it) if p.app_consistent)
     await run(gateway, gateway.start_unplanned_failover(it, app_consistent.id))
     it = await item(gateway, "app01")
     assert it.failover_recovery_point_id is not None

@@ -190,6 +190,7 @@ class Arm:
         self, request: web.Request, fault: FaultRule
     ) -> web.StreamResponse | None:
         if fault.kind == "slow":
+            await request.read()  # received in full; only the processing is slow
             await asyncio.sleep(fault.delay)
             return None
         if fault.kind == "drop":
@@ -386,7 +387,7 @@ def _error(status: int, code: str, message: str) -> web.Response:
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
+    if not request.body_exists:
         return {}
     raw = await request.read()
     if not raw.strip():

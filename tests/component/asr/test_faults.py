@@ -1,0 +1,185 @@
+"""Injected faults, throttling and the lost-202 re-attachment, through the gateway."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from asr_operator.azure import (
+    AsrGateway,
+    OutcomeUnknown,
+    Permanent,
+    Throttled,
+    Transient,
+)
+from asr_operator.lifecycle.observed import JobState
+from asr_operator.sim.asr import (
+    AsrSimulatorThread,
+    BucketSpec,
+    FaultRule,
+    JobFailure,
+    ThrottleLimits,
+)
+from tests.component.asr.conftest import eventually, item, make_config, run, wait_job
+
+
+def jobs_for(sim: AsrSimulatorThread, vm: str) -> list[str]:
+    return sim.call(
+        lambda: [j.name for j in sim.sim.vault.jobs.values() if j.target_object_name == vm]
+    )
+
+
+async def test_5xx_on_an_action_is_transient_and_creates_no_job(
+    sim: AsrSimulatorThread, gateway: AsrGateway
+) -> None:
+    sim.inject(FaultRule(kind="status", operation="items.plannedFailover", status=503))
+    it = await item(gateway, "app01")
+    with pytest.raises(Transient) as err:
+        await gateway.start_planned_failover(it)
+    assert not isinstance(err.value, OutcomeUnknown) and err.value.status == 503
+    assert "no job was created" in str(err.value)
+    assert jobs_for(sim, "app01") == []
+    await run(gateway, gateway.start_planned_failover(it))  # the retry goes through
+    assert sim.calls["items.plannedFailover"] == 2 and len(jobs_for(sim, "app01")) == 1
+
+
+async def test_5xx_on_reads_is_transient(sim: AsrSimulatorThread, gateway: AsrGateway) -> None:
+    sim.inject(FaultRule(kind="status", operation="items.list", status=500, count=1))
+    with pytest.raises(Transient):
+        await gateway.find_item("app01")
+    assert await gateway.find_item("app01") is not None
+
+
+async def test_reads_retry_inside_the_sdk_when_configured(sim: AsrSimulatorThread) -> None:
+    sim.inject(FaultRule(kind="status", operation="jobs.list", status=503, count=2))
+    async with AsrGateway(make_config(sim, read_retries=3)) as gw:
+        assert await gw.list_jobs_since(datetime.now(UTC) - timedelta(hours=1)) == []
+    assert sim.calls["jobs.list"] == 3
+
+
+async def test_lost_202_reattaches_to_the_created_job(
+    sim: AsrSimulatorThread, gateway: AsrGateway
+) -> None:
+    it = await item(gateway, "app01")
+    sim.inject(FaultRule(kind="lost202", operation="items.plannedFailover"))
+    name = await gateway.start_planned_failover(it)
+    assert jobs_for(sim, "app01") == [name]
+    assert sim.calls["items.plannedFailover"] == 1  # never re-sent
+    assert (await wait_job(gateway, name)).state == JobState.SUCCEEDED
+
+
+async def test_lost_202_on_a_plan_action_reattaches(
+    sim: AsrSimulatorThread, gateway: AsrGateway
+) -> None:
+    sim.inject(FaultRule(kind="lost202", operation="plans.testFailover"))
+    name = await gateway.start_plan_test_failover("plan-web", "")
+    assert sim.calls["plans.testFailover"] == 1
+    job = await gateway.get_job(name)
+    assert job.target_object_name == "plan-web"
+
+
+async def test_dropped_connection_before_processing_is_outcome_unknown(
+    sim: AsrSimulatorThread, gateway: AsrGateway
+) -> None:
+    sim.inject(FaultRule(kind="drop", operation="items.failoverCommit"))
+    it = await item(gateway, "app01")
+    await run(gateway, gateway.start_planned_failover(it))
+    before = len(jobs_for(sim, "app01"))
+    with pytest.raises(OutcomeUnknown):
+        await gateway.start_commit(it)
+    assert len(jobs_for(sim, "app01")) == before
+    await run(gateway, gateway.start_commit(it))
+
+
+async def test_slow_answer_times_out_then_the_job_is_found_before_resending(
+    sim: AsrSimulatorThread,
+) -> None:
+    sim.inject(FaultRule(kind="slow", operation="items.testFailover", delay=1.0))
+    async with AsrGateway(make_config(sim, read_timeout=0.3)) as gw:
+        it = await item(gw, "app01")
+        sent = datetime.now(UTC)
+        with pytest.raises(OutcomeUnknown):
+            await gw.start_test_failover(it, "")
+        # The caller persisted `sent`; before re-sending it looks again and finds the job.
+        jobs = await eventually(
+            lambda: gw.find_jobs_since(it.name, sent - timedelta(seconds=1)), bool
+        )
+        assert [j.scenario for j in jobs] == ["TestFailover"]
+        assert sim.calls["items.testFailover"] == 1
+
+
+async def test_slow_reads_succeed_within_the_timeout(sim: AsrSimulatorThread) -> None:
+    sim.inject(FaultRule(kind="slow", operation="items.list", delay=0.2))
+    async with AsrGateway(make_config(sim, read_timeout=2)) as gw:
+        assert await gw.find_item("app01") is not None
+
+
+async def test_job_failing_at_a_chosen_task(sim: AsrSimulatorThread, gateway: AsrGateway) -> None:
+    sim.fail_job(
+        JobFailure(operation="plannedFailover", task="FailoverTask", code="70094", target="app01")
+    )
+    it = await item(gateway, "app01")
+    job = await wait_job(gateway, await gateway.start_planned_failover(it))
+    assert job.state == JobState.FAILED
+    assert [t.state for t in job.tasks] == [JobState.SUCCEEDED] * 3 + [
+        JobState.FAILED,
+        JobState.NOT_STARTED,
+    ]
+    assert job.errors[0].code == "70094" and job.errors[0].recommended_action
+    assert job.allowed_actions == {"Restart"}
+    it = await item(gateway, "app01")  # rolled back
+    assert it.protection_state == "Protected" and it.current_scenario is None
+    await run(gateway, gateway.start_planned_failover(it))
+
+
+async def test_write_throttling_is_not_retried_and_reports_retry_after(
+    sim: AsrSimulatorThread, gateway: AsrGateway
+) -> None:
+    items = [await item(gateway, n) for n in ("app01", "web01", "file01")]
+    sim.sim.set_throttle_limits(ThrottleLimits(writes=BucketSpec(2, 0.5)))
+    await gateway.start_test_failover(items[0], "")
+    await gateway.start_test_failover(items[1], "")
+    with pytest.raises(Throttled) as throttled:
+        await gateway.start_test_failover(items[2], "")
+    assert throttled.value.retry_after >= 1 and throttled.value.status == 429
+    assert sim.calls["items.testFailover"] == 3 and len(jobs_for(sim, "file01")) == 0
+
+
+async def test_read_throttling(sim: AsrSimulatorThread, gateway: AsrGateway) -> None:
+    sim.sim.set_throttle_limits(ThrottleLimits(reads=BucketSpec(3, 0.1)))
+    for _ in range(3):
+        await gateway.list_plans()
+    with pytest.raises(Throttled):
+        await gateway.list_plans()
+
+
+async def test_ratelimit_headers_are_sent(sim: AsrSimulatorThread, gateway: AsrGateway) -> None:
+    seen: list[dict[str, str]] = []
+    pager = gateway._client.replication_recovery_plans.list(
+        gateway.config.resource_group,
+        gateway.config.vault_name,
+        raw_response_hook=lambda r: seen.append(dict(r.http_response.headers)),
+    )
+    [p async for p in pager]
+    assert int(seen[0]["x-ms-ratelimit-remaining-subscription-reads"]) > 200
+
+
+async def test_bad_input_is_permanent(sim: AsrSimulatorThread, gateway: AsrGateway) -> None:
+    it = await item(gateway, "app01")
+    with pytest.raises(Permanent) as err:
+        await gateway.start_apply_recovery_point(it, "")
+    assert err.value.code == "28004"
+
+
+async def test_parallel_actions_on_many_items(gateway: AsrGateway) -> None:
+    names = ["app01", "web01", "db01", "file01", "spare01"]
+    items = [await item(gateway, n) for n in names]
+    jobs = await asyncio.gather(*(gateway.start_test_failover(i, "") for i in items))
+    states = await gateway.poll_jobs(jobs)
+    assert set(states) == set(jobs)
+    done = await eventually(
+        lambda: gateway.poll_jobs(jobs), lambda s: all(j.state.terminal for j in s.values())
+    )
+    assert {j.state for j in done.values()} == {JobState.SUCCEEDED}
