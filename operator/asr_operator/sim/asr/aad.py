@@ -132,7 +132,7 @@ def add_routes(app: web.Application, tokens: TokenService) -> None:
                 {
                     "error": "invalid_client",
                     "error_description": error,
-                    "error_codes": [int(error[5:].split(":")[0])],
+                    "error_codes": [int(error.removeprefix("AADSTS").split(":")[0])],
                 },
                 status=401,
             )
