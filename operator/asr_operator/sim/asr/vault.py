@@ -1598,6 +1598,9 @@ class Vault:
             "properties": {
                 "friendlyName": name,
                 "internalIdentifier": stable_id("container", name),
+                "bcdrState": "Valid",
+                "encryptionDetails": {"kekState": "None"},
+                "rolloverEncryptionDetails": {"kekState": "None"},
                 "customDetails": {"instanceType": "HyperVSite"},
                 "health": "Normal",
                 "healthErrorDetails": [],
