@@ -26,6 +26,7 @@ from asr_operator.lifecycle.observed import (
 from asr_operator.lifecycle.steps import (
     Accepted,
     Action,
+    Done,
     Outcome,
     Probe,
     ProbeResult,
@@ -344,9 +345,13 @@ class World:
 
     def settle(self, cycles: int = 80, approve: bool = True) -> None:
         """Run without faults until nothing is left to do."""
+        quiet = 0
         for _ in range(cycles):
             if approve:
                 self.approve_pending()
-            self.cycle()
+            step = self.cycle()
             self.tick()
             self.advance()
+            quiet = quiet + 1 if isinstance(step, Done) and self.running() is None else 0
+            if quiet >= 3:
+                return

@@ -323,7 +323,7 @@ def test_automatic_commit_probes_first_and_commits_once_reachable():
     )
     d = decide(s, obs("CommitPending"))
     assert d.step == Probe((("127.0.0.1", 3389),))
-    status, events, _ = machine.record(s, d.status, d.step, ProbeResult(True, "3389 open"), CTX)
+    status, _events, _ = machine.record(s, d.status, d.step, ProbeResult(True, "3389 open"), CTX)
     assert status.validation is not None and status.validation.passed
     d2 = decide(s, obs("CommitPending"), status)
     assert d2.step == Submit(StartCommit())

@@ -1104,13 +1104,15 @@ class _Decider:
                     ready=in_sync and self.obs.item is not None and self.matches_observed(),
                 )
             else:
+                # Done means nothing is left to do: in Protected that includes a synced target;
+                # while the VM runs in Azure, spec.target applies to the next failover.
                 status = _conditions(
                     status,
                     self.ctx,
                     Reason.RECONCILED,
                     f"{self.spec.active_site.value} is active, as desired.",
                     stalled=False,
-                    ready=in_sync,
+                    ready=True,
                 )
         else:
             reason = step.reason if isinstance(step, Wait) else Reason.PROGRESSING
@@ -1130,7 +1132,12 @@ class _Decider:
                 )
             }
         )
-        return Decision(step, status, tuple(self.events))
+        # Every condition was judged against this generation, including the ones kept as-is.
+        conds = [
+            c.model_copy(update={"observed_generation": self.ctx.generation})
+            for c in status.conditions
+        ]
+        return Decision(step, status.model_copy(update={"conditions": conds}), tuple(self.events))
 
     def matches_observed(self) -> bool:
         return self.obs.item is not None and self.matches_desired(item_state(self.obs.item))
