@@ -131,7 +131,7 @@ def assert_state(example_name: str, body: dict[str, Any]) -> None:
     assert set(got["allowedOperations"]) == set(want["allowedOperations"]), example_name
 
 
-# --- reads --------------------------------------------------------------------------------------
+# --- reads ---
 
 READS = [
     ("ReplicationFabrics_Get", m.Fabric, "{vault}/replicationFabrics/hv-site-1"),
@@ -183,7 +183,7 @@ async def test_recovery_point_get_and_job_get(wire: Wire, gateway: AsrGateway) -
     assert_same_fields(m.Job, want, r.json())
 
 
-# --- item actions ---------------------------------------------------------------------------------
+# --- item actions ---
 
 
 def body_of(name: str) -> Any:
@@ -252,7 +252,7 @@ async def test_update_example(wire: Wire, gateway: AsrGateway) -> None:
     assert details["vmNics"][0]["ipConfigs"][0]["recoveryStaticIPAddress"] == "10.0.2.46"
 
 
-# --- jobs -------------------------------------------------------------------------------------------
+# --- jobs ---
 
 
 async def test_job_action_examples(
@@ -285,7 +285,7 @@ async def test_job_action_examples(
     assert (await wait_job(gateway, name)).state == JobState.CANCELLED
 
 
-# --- plans ------------------------------------------------------------------------------------------
+# --- plans ---
 
 
 def assert_plan(example_name: str, body: dict[str, Any]) -> None:
@@ -346,7 +346,7 @@ async def test_plan_reprotect_example_after_failback(wire: Wire, gateway: AsrGat
     assert_plan("ReplicationRecoveryPlans_Reprotect", await wire.act(f"{plan}/reProtect"))
 
 
-# --- bodies composed from reference sections 1.3 and 3.6 ------------------------------------------
+# --- bodies composed from reference sections 1.3 and 3.6 ---
 
 REFERENCE_BODIES: list[tuple[str, str, dict[str, Any]]] = [
     (
