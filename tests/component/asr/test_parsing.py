@@ -1,0 +1,178 @@
+"""Unit tests: the job-id parser (reference 2.2/2.6), error classification, defensive reads."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.core.rest import HttpRequest
+from azure.core.rest._http_response_impl import HttpResponseImpl
+
+from asr_operator.azure import errors
+from asr_operator.azure.job_ids import job_name_from_headers, job_name_from_url
+from asr_operator.azure.observe import field_of, item_from_sdk, parse_time, target_settings
+
+VAULT = (
+    "https://management.azure.com/Subscriptions/sub/resourceGroups/rg/providers/"
+    "Microsoft.RecoveryServices/vaults/v"
+)
+JOB = "7588f427-1f0e-4b2c-9e47-f8a1c8f1d2f0"
+SIGNED = "&t=638000000000000000&c=MIIB...&s=abc%2Fdef&h=xyz"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {
+            "Azure-AsyncOperation": f"{VAULT}/replicationOperationStatus/{JOB}"
+            f"?api-version=2024-10-01{SIGNED}"
+        },
+        {"azure-asyncoperation": f"{VAULT}/replicationJobs/{JOB}?api-version=2018-07-10"},
+        {
+            "Location": f"{VAULT}/replicationFabrics/f/replicationProtectionContainers/c/"
+            f"replicationProtectedItems/i/operationresults/{JOB}?api-version=2025-08-01"
+        },
+        {
+            "x-ms-request-id": f"/Subscriptions/sub/resourceGroups/rg/providers/Microsoft."
+            f"RecoveryServices/vaults/v/replicationJobs/{JOB}, "
+            f"/Subscriptions/x/replicationJobs/{JOB}"
+        },
+        {
+            "Azure-AsyncOperation": f"{VAULT}/replicationJobs/None?api-version=1",
+            "Location": f"{VAULT}/replicationRecoveryPlans/p/operationresults/{JOB}",
+        },
+    ],
+)
+def test_job_name_from_headers(headers: dict[str, str]) -> None:
+    assert job_name_from_headers(headers) == JOB
+
+
+def test_job_name_absent() -> None:
+    assert job_name_from_headers({}) is None
+    assert job_name_from_headers({"Location": f"{VAULT}/replicationJobs/None"}) is None
+    assert job_name_from_url("/Subscriptions/s/replicationJobs/None") is None
+    assert job_name_from_url(f"/subscriptions/s/REPLICATIONJOBS/{JOB}") == JOB
+
+
+def _http_error(status: int, body: str, headers: dict[str, str] | None = None) -> HttpResponseError:
+    class _Resp(HttpResponseImpl):
+        pass
+
+    response = _Resp(
+        request=HttpRequest("POST", "https://x/y?sig=SECRET"),
+        internal_response=None,
+        status_code=status,
+        reason="reason",
+        content_type="application/json",
+        headers=headers or {},
+        stream_download_generator=None,
+    )
+    response._content = body.encode()
+    return HttpResponseError(response=response)
+
+
+def _asr_error(code: str, message: str) -> str:
+    return (
+        '{"error":{"code":"' + code + '","message":"' + message + '",'
+        '"possibleCauses":"why","recommendedAction":"do this"}}'
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "cls"),
+    [
+        (429, _asr_error("TooManyRequests", "slow down"), errors.Throttled),
+        (409, _asr_error("28133", "Another operation is in progress"), errors.Conflict),
+        (400, _asr_error("28127", "The operation 'Commit' is not allowed"), errors.NotAllowed),
+        (400, _asr_error("539", "Failover isn't allowed now"), errors.NotAllowed),
+        (400, _asr_error("28004", "Bad input"), errors.Permanent),
+        (404, _asr_error("NotFound", "gone"), errors.NotFound),
+        (401, _asr_error("AuthenticationFailed", "who"), errors.AuthFailed),
+        (403, _asr_error("AuthorizationFailed", "no"), errors.AuthFailed),
+        (500, _asr_error("InternalServerError", "oops"), errors.Transient),
+        (503, "not json", errors.Transient),
+        (408, "", errors.Transient),
+    ],
+)
+def test_classify_http_errors(status: int, body: str, cls: type[errors.AsrError]) -> None:
+    err = errors.classify(_http_error(status, body, {"Retry-After": "7"}))
+    assert type(err) is cls
+    assert err.status == status
+    assert "SECRET" not in str(err)
+    if cls is errors.Throttled:
+        assert isinstance(err, errors.Throttled) and err.retry_after == 7
+    if body.startswith("{"):
+        assert err.possible_causes == "why" and err.recommended_action == "do this"
+
+
+def test_classify_transport_and_auth_errors() -> None:
+    assert type(errors.classify(ServiceRequestError("refused"))) is errors.Transient
+    assert type(errors.classify(ServiceResponseError("reset"))) is errors.Transient
+    assert type(errors.classify(TimeoutError())) is errors.Transient
+    err = errors.classify(ClientAuthenticationError("AADSTS7000215: Invalid client secret"))
+    assert type(err) is errors.AuthFailed and "AADSTS7000215" in str(err)
+    assert issubclass(errors.OutcomeUnknown, errors.Transient)
+
+
+def test_parse_time_handles_dotnet_precision_and_sentinels() -> None:
+    assert parse_time("2026-01-10T13:31:58.9527784Z") == datetime(
+        2026, 1, 10, 13, 31, 58, 952778, tzinfo=UTC
+    )
+    assert parse_time("2026-01-10T13:31:58") == datetime(2026, 1, 10, 13, 31, 58, tzinfo=UTC)
+    for unset in ("0001-01-01T00:00:00", "1601-01-01T00:00:00.0000000Z", "1753-01-01T01:01:01Z"):
+        assert parse_time(unset) is None
+    assert parse_time("garbage") is None and parse_time(None) is None
+
+
+def test_field_reads_fall_back_to_other_casing() -> None:
+    old_service: dict[str, Any] = {
+        "recoveryAzureVMName": "web-01",
+        "recoveryAzureVMSize": "Standard_D2s_v3",
+        "useManagedDisks": "False",
+        "vmNics": [
+            {
+                "nicId": "n1",
+                "ipConfigs": [{"isPrimary": True, "RecoverySubnetName": "app"}],
+            },
+            {"nicId": "n2", "replicaNicStaticIPAddress": "10.0.0.9", "recoveryVMSubnetName": "db"},
+        ],
+    }
+    t = target_settings(old_service)
+    assert (t.vm_name, t.size, t.use_managed_disks) == ("web-01", "Standard_D2s_v3", False)
+    assert [(n.nic_id, n.subnet, n.static_ip) for n in t.nics] == [
+        ("n1", "app", ""),
+        ("n2", "db", "10.0.0.9"),
+    ]
+    assert field_of({"A": 1}, "a") == 1 and field_of(None, "a") is None
+
+
+def test_item_from_2017_shaped_body() -> None:
+    body = {
+        "id": "/Subscriptions/s/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v/"
+        "replicationFabrics/site/replicationProtectionContainers/cloud_1/replicationProtectedItems/vm",
+        "name": "vm",
+        "properties": {
+            "friendlyName": "VM1",
+            "protectionState": "Protected",
+            "activeLocation": "Primary",
+            "allowedOperations": ["PlannedFailover"],
+            "replicationHealthErrors": [{"errorCode": "1", "errorMessage": "m"}],
+            "currentScenario": {
+                "scenarioName": "PlannedFailover",
+                "jobId": f"/Subscriptions/s/replicationJobs/{JOB}",
+                "startTime": "2017-09-01T00:00:00Z",
+            },
+            "providerSpecificDetails": {"instanceType": "HyperVReplicaAzure", "rpoInSeconds": 12},
+        },
+    }
+    it = item_from_sdk(body)
+    assert (it.fabric, it.container, it.friendly_name) == ("site", "cloud_1", "VM1")
+    assert it.current_scenario == "PlannedFailover" and it.current_job_name == JOB
+    assert it.rpo_seconds == 12 and [e.code for e in it.health_errors] == ["1"]
