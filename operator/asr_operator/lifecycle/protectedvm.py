@@ -700,6 +700,7 @@ class _Decider:
         return self.submit(OperationType.UPDATE_TARGET, StartUpdateTarget(want))
 
     def failover(self, item: AsrItem) -> Step:
+        self.phase = Phase.VALIDATING
         fo = self.spec.failover
         planned = fo.type == FailoverType.PLANNED
         op = AsrOperation.PLANNED_FAILOVER if planned else AsrOperation.UNPLANNED_FAILOVER
