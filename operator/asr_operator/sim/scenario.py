@@ -113,16 +113,21 @@ class ComputeSizeSpec(_Model):
     memory_gb: float = Field(alias="memoryGB", default=8)
     max_data_disks: int = Field(alias="maxDataDisks", default=4)
     max_nics: int = Field(alias="maxNics", default=2)
-    generations: list[Literal[1, 2]] = Field(default_factory=lambda: [1, 2])
+    generations: list[Literal[1, 2]] = Field(default_factory=lambda: _BOTH_GENERATIONS.copy())
+
+
+_BOTH_GENERATIONS: list[Literal[1, 2]] = [1, 2]
 
 
 def _default_sizes() -> list[ComputeSizeSpec]:
     return [
-        ComputeSizeSpec(name="Standard_B2s", cores=2, memoryGB=4, maxDataDisks=4),
-        ComputeSizeSpec(name="Standard_D2s_v3", cores=2, memoryGB=8, maxDataDisks=4),
-        ComputeSizeSpec(name="Standard_D4s_v3", cores=4, memoryGB=16, maxDataDisks=8),
-        ComputeSizeSpec(name="Standard_D8s_v3", cores=8, memoryGB=32, maxDataDisks=16),
-        ComputeSizeSpec(name="Standard_A1", cores=1, memoryGB=1.75, maxDataDisks=2, generations=[1]),
+        ComputeSizeSpec(name="Standard_B2s", cores=2, memory_gb=4, max_data_disks=4),
+        ComputeSizeSpec(name="Standard_D2s_v3", cores=2, memory_gb=8, max_data_disks=4),
+        ComputeSizeSpec(name="Standard_D4s_v3", cores=4, memory_gb=16, max_data_disks=8),
+        ComputeSizeSpec(name="Standard_D8s_v3", cores=8, memory_gb=32, max_data_disks=16),
+        ComputeSizeSpec(
+            name="Standard_A1", cores=1, memory_gb=1.75, max_data_disks=2, generations=[1]
+        ),
     ]
 
 
