@@ -1,0 +1,245 @@
+"""Gateways per SiteRecoveryVault, built from its spec and Secrets and shared by every
+ProtectedVM that points at it. One job poller per vault keeps ASR reads O(1) in the
+number of running operations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from asr_operator.api.common import AuthType as ApiAuthType
+from asr_operator.api.common import WinRMScheme
+from asr_operator.api.vault import KIND as VAULT_KIND
+from asr_operator.api.vault import PLURAL as VAULT_PLURAL
+from asr_operator.api.vault import SiteRecoveryVaultSpec
+from asr_operator.azure.config import AsrConfig, AuthConfig, AuthType
+from asr_operator.azure.gateway import AsrGateway
+from asr_operator.controllers import kube
+from asr_operator.hyperv.config import WinRMConfig
+from asr_operator.hyperv.errors import HyperVError
+from asr_operator.hyperv.gateway import HyperVGateway
+from asr_operator.lifecycle.observed import AsrJob
+
+# How long a vault's clients are reused before its Secrets are checked for rotation.
+FINGERPRINT_TTL = 60.0
+
+
+class VaultUnavailable(Exception):
+    """The vault cannot be used now; the message says what to fix."""
+
+
+class JobPoller:
+    """Single-flight, batched reads of running jobs: one poll serves every waiter."""
+
+    def __init__(self, gateway: AsrGateway, min_interval: float) -> None:
+        self._gateway = gateway
+        self._min_interval = min_interval
+        self._cache: dict[str, tuple[float, AsrJob]] = {}
+        self._wanted: dict[str, float] = {}
+        self._inflight: asyncio.Task[None] | None = None
+        self.polls = 0
+
+    async def get(self, name: str) -> AsrJob:
+        self._wanted[name] = time.monotonic()
+        for _ in range(2):
+            cached = self._cache.get(name)
+            if cached is not None and time.monotonic() - cached[0] < self._min_interval:
+                return cached[1]
+            if self._inflight is None or self._inflight.done():
+                self._inflight = asyncio.create_task(self._poll())
+            await asyncio.shield(self._inflight)
+        cached = self._cache.get(name)
+        if cached is None:
+            raise LookupError(name)
+        return cached[1]
+
+    async def _poll(self) -> None:
+        horizon = time.monotonic() - 10 * max(self._min_interval, 1.0)
+        self._wanted = {n: t for n, t in self._wanted.items() if t >= horizon}
+        names = list(self._wanted)
+        self.polls += 1
+        jobs = await self._gateway.poll_jobs(names)
+        now = time.monotonic()
+        for name, job in jobs.items():
+            self._cache[name] = (now, job)
+        for name in [n for n in self._cache if n not in self._wanted]:
+            del self._cache[name]
+
+
+@dataclass
+class VaultClients:
+    fingerprint: str
+    checked_at: float
+    asr: AsrGateway
+    hosts: dict[str, HyperVGateway]
+    host_errors: dict[str, str]
+    poll_interval: float
+    jobs: JobPoller
+    files: list[str] = field(default_factory=list)
+
+    async def close(self) -> None:
+        await self.asr.close()
+        for path in self.files:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+
+class Registry:
+    """Builds and caches VaultClients; rebuilds them when the vault or a Secret changes."""
+
+    def __init__(self) -> None:
+        self._vaults: dict[tuple[str, str], VaultClients] = {}
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+
+    async def get(self, namespace: str, name: str) -> VaultClients:
+        key = (namespace, name)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            current = self._vaults.get(key)
+            if current is not None and time.monotonic() - current.checked_at < FINGERPRINT_TTL:
+                return current
+            body = await kube.get_object(VAULT_PLURAL, namespace, name)
+            if body is None:
+                raise VaultUnavailable(
+                    f"{VAULT_KIND} {namespace}/{name} does not exist; create it or fix vaultRef"
+                )
+            spec = SiteRecoveryVaultSpec.model_validate(body.get("spec") or {})
+            secrets = await self._secrets(namespace, spec)
+            fingerprint = _fingerprint(spec, secrets)
+            if current is not None and current.fingerprint == fingerprint:
+                current.checked_at = time.monotonic()
+                return current
+            fresh = _build(spec, secrets, fingerprint)
+            self._vaults[key] = fresh
+            if current is not None:
+                await current.close()
+            return fresh
+
+    async def forget(self, namespace: str, name: str) -> None:
+        current = self._vaults.pop((namespace, name), None)
+        if current is not None:
+            await current.close()
+
+    async def close(self) -> None:
+        for clients in self._vaults.values():
+            await clients.close()
+        self._vaults.clear()
+
+    @staticmethod
+    async def _secrets(
+        namespace: str, spec: SiteRecoveryVaultSpec
+    ) -> dict[str, tuple[dict[str, bytes], str]]:
+        names: set[str] = set()
+        if spec.authentication.secret_ref is not None:
+            names.add(spec.authentication.secret_ref.name)
+        if spec.ca_secret_ref is not None:
+            names.add(spec.ca_secret_ref.name)
+        for host in spec.hyper_v_hosts:
+            names.add(host.credentials_secret_ref.name)
+            if host.ca_secret_ref is not None:
+                names.add(host.ca_secret_ref.name)
+        out: dict[str, tuple[dict[str, bytes], str]] = {}
+        for secret in sorted(names):
+            try:
+                out[secret] = await kube.read_secret(namespace, secret)
+            except kube.KubeError as e:
+                raise VaultUnavailable(
+                    f"Secret {namespace}/{secret} cannot be read ({e}); create it or fix "
+                    "the reference"
+                ) from None
+        return out
+
+
+def _fingerprint(spec: SiteRecoveryVaultSpec, secrets: dict[str, tuple[Any, str]]) -> str:
+    text = spec.model_dump_json() + "".join(f"{k}={rv}" for k, (_, rv) in sorted(secrets.items()))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _key(secrets: dict[str, tuple[dict[str, bytes], str]], secret: str, key: str) -> bytes:
+    data = secrets[secret][0]
+    if key not in data:
+        raise VaultUnavailable(f"Secret {secret} has no key {key!r}")
+    return data[key]
+
+
+def _write_pem(pem: bytes, files: list[str]) -> str:
+    fd, path = tempfile.mkstemp(prefix="asr-operator-ca-", suffix=".pem")
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
+    files.append(path)
+    return path
+
+
+def _build(
+    spec: SiteRecoveryVaultSpec,
+    secrets: dict[str, tuple[dict[str, bytes], str]],
+    fingerprint: str,
+) -> VaultClients:
+    files: list[str] = []
+    auth = spec.authentication
+    secret_name = auth.secret_ref.name if auth.secret_ref else ""
+    material: dict[str, Any] = {}
+    if auth.type == ApiAuthType.CLIENT_SECRET:
+        material["client_secret"] = _key(secrets, secret_name, "clientSecret").decode()
+    elif auth.type == ApiAuthType.CLIENT_CERTIFICATE:
+        material["certificate_pem"] = _key(secrets, secret_name, "clientCertificate")
+    ca_bundle = ""
+    if spec.ca_secret_ref is not None:
+        ca_bundle = _write_pem(_key(secrets, spec.ca_secret_ref.name, "ca.crt"), files)
+    config = AsrConfig(
+        subscription_id=spec.subscription_id,
+        resource_group=spec.resource_group,
+        vault_name=spec.vault_name,
+        auth=AuthConfig(
+            type=AuthType(auth.type.value),
+            tenant_id=auth.tenant_id or "",
+            client_id=auth.client_id or "",
+            **material,
+        ),
+        cloud=spec.cloud.value,
+        endpoint=spec.endpoint,
+        authority_host=auth.authority_host or "",
+        ca_bundle=ca_bundle,
+    )
+    gateway = AsrGateway(config)
+    hosts: dict[str, HyperVGateway] = {}
+    host_errors: dict[str, str] = {}
+    for host in spec.hyper_v_hosts:
+        creds = host.credentials_secret_ref.name
+        try:
+            ca_path = None
+            if host.ca_secret_ref is not None:
+                ca_path = _write_pem(_key(secrets, host.ca_secret_ref.name, "ca.crt"), files)
+            hosts[host.name] = HyperVGateway(
+                WinRMConfig(
+                    address=host.address,
+                    username=_key(secrets, creds, "username").decode(),
+                    password=_key(secrets, creds, "password").decode(),
+                    name=host.name,
+                    port=host.port,
+                    transport=host.transport.value,
+                    https=host.scheme == WinRMScheme.HTTPS,
+                    verify_tls=not host.insecure_skip_tls_verify,
+                    ca_path=ca_path,
+                )
+            )
+        except (VaultUnavailable, HyperVError) as e:
+            host_errors[host.name] = str(e)
+    poll = float(spec.poll_interval_seconds)
+    return VaultClients(
+        fingerprint=fingerprint,
+        checked_at=time.monotonic(),
+        asr=gateway,
+        hosts=hosts,
+        host_errors=host_errors,
+        poll_interval=poll,
+        jobs=JobPoller(gateway, min_interval=max(poll / 2, 0.2)),
+        files=files,
+    )

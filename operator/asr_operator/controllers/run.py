@@ -1,0 +1,87 @@
+"""`asr-operator run`: start the operator (kopf) with production settings."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+
+import kopf
+import kubernetes.config
+
+from asr_operator.api.common import GROUP
+
+FINALIZER = f"{GROUP}/finalizer"
+LOG_FORMATS = {
+    "plain": kopf.LogFormat.PLAIN,
+    "full": kopf.LogFormat.FULL,
+    "json": kopf.LogFormat.JSON,
+}
+
+
+def settings(server_timeout: int) -> kopf.OperatorSettings:
+    s = kopf.OperatorSettings()
+    s.persistence.finalizer = FINALIZER
+    # kopf's own bookkeeping goes to annotations; status belongs to the operator's schema.
+    s.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    s.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    # Reconnect watches regularly so a silently dead connection is noticed.
+    s.watching.server_timeout = server_timeout
+    s.watching.client_timeout = server_timeout + 30
+    s.watching.connect_timeout = 30
+    s.networking.request_timeout = 60
+    # Events come from the controllers on purpose; handler log lines stay in logs.
+    s.posting.level = logging.WARNING
+    return s
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="asr-operator run", description=__doc__)
+    scope = p.add_mutually_exclusive_group(required=True)
+    scope.add_argument(
+        "-n", "--namespace", action="append", default=[], help="watch this namespace (repeatable)"
+    )
+    scope.add_argument("-A", "--all-namespaces", action="store_true", help="watch every namespace")
+    p.add_argument(
+        "--liveness",
+        default="http://0.0.0.0:8080/healthz",
+        help="liveness and readiness endpoint URL ('' to disable)",
+    )
+    p.add_argument("--metrics-port", type=int, default=0, help="serve Prometheus metrics (0: off)")
+    p.add_argument("--log-format", choices=sorted(LOG_FORMATS), default="full")
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
+    p.add_argument("--watch-timeout", type=int, default=300, help="seconds per watch request")
+    return p
+
+
+def main(argv: Sequence[str]) -> int:
+    args = parser().parse_args(list(argv))
+    kopf.configure(
+        debug=args.log_level == "debug",
+        verbose=args.log_level in ("debug", "info"),
+        quiet=args.log_level == "error",
+        log_format=LOG_FORMATS[args.log_format],
+    )
+    if args.log_level == "warning":
+        logging.getLogger().setLevel(logging.WARNING)
+    try:
+        kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
+    except kubernetes.config.ConfigException:
+        kubernetes.config.load_kube_config()  # type: ignore[no-untyped-call]
+    if args.metrics_port:
+        from asr_operator import metrics
+
+        metrics.serve(args.metrics_port)
+    # Registers the handlers with kopf's default registry.
+    from asr_operator.controllers import protectedvms, vaults  # noqa: F401
+
+    kopf.run(
+        standalone=True,
+        clusterwide=args.all_namespaces,
+        namespaces=args.namespace,
+        liveness_endpoint=args.liveness or None,
+        settings=settings(args.watch_timeout),
+    )
+    return 0

@@ -1,0 +1,96 @@
+"""SiteRecoveryVault: build the vault's clients, check ARM and the Hyper-V hosts, report."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+
+from asr_operator.api.common import GROUP, VERSION
+from asr_operator.api.conditions import ConditionStatus, ConditionType, Reason, set_condition
+from asr_operator.api.vault import PLURAL, HostStatus, SiteRecoveryVaultStatus
+from asr_operator.azure.errors import AsrError
+from asr_operator.controllers import kube
+from asr_operator.controllers.clients import VaultClients, VaultUnavailable
+from asr_operator.controllers.protectedvms import REGISTRY
+from asr_operator.controllers.status import merge_patch
+from asr_operator.hyperv.errors import HyperVError
+
+CHECK_INTERVAL = 60.0
+
+
+async def _hosts(clients: VaultClients) -> list[HostStatus]:
+    async def one(name: str) -> HostStatus:
+        try:
+            await clients.hosts[name].ping()
+        except HyperVError as e:
+            return HostStatus(name=name, reachable=False, message=str(e))
+        return HostStatus(name=name, reachable=True, message="WinRM answered")
+
+    checked = await asyncio.gather(*(one(n) for n in clients.hosts))
+    broken = [
+        HostStatus(name=n, reachable=False, message=m) for n, m in clients.host_errors.items()
+    ]
+    return [*checked, *broken]
+
+
+async def check(namespace: str, name: str, body: dict[str, Any]) -> None:
+    now = datetime.now(UTC)
+    generation = int(body["metadata"].get("generation") or 1)
+    raw = body.get("status") or {}
+    try:
+        status = SiteRecoveryVaultStatus.model_validate(raw)
+    except ValueError:
+        status = SiteRecoveryVaultStatus()
+    conds = status.conditions
+    hosts: list[HostStatus] = []
+    count: int | None = None
+    try:
+        clients = await REGISTRY.get(namespace, name)
+        count = len(await clients.asr.list_items())
+        ready = (ConditionStatus.TRUE, Reason.ARM_REACHABLE, f"ASR vault answers; {count} items")
+        hosts = await _hosts(clients)
+    except VaultUnavailable as e:
+        ready = (ConditionStatus.FALSE, Reason.VAULT_NOT_READY, str(e))
+    except AsrError as e:
+        reason = Reason.AUTHENTICATION_FAILED if e.status in (401, 403) else Reason.ARM_UNREACHABLE
+        ready = (ConditionStatus.FALSE, reason, f"ASR vault check failed: {e}")
+    conds = set_condition(conds, ConditionType.READY, *ready, generation, now)
+    if not hosts:
+        h = (ConditionStatus.TRUE, Reason.NO_HOSTS, "No Hyper-V hosts to check.")
+    elif all(x.reachable for x in hosts):
+        h = (ConditionStatus.TRUE, Reason.HOSTS_OK, f"{len(hosts)} host(s) answer over WinRM.")
+    else:
+        bad = "; ".join(f"{x.name}: {x.message}" for x in hosts if not x.reachable)
+        h = (ConditionStatus.FALSE, Reason.HOSTS_UNREACHABLE, bad)
+    conds = set_condition(conds, ConditionType.HOSTS_REACHABLE, *h, generation, now)
+    new = SiteRecoveryVaultStatus(
+        observed_generation=generation,
+        protected_item_count=count,
+        last_checked_time=now,
+        hosts=hosts,
+        conditions=conds,
+    )
+    patch = merge_patch(raw, new.to_wire())
+    if patch is not None:
+        await kube.patch_status(PLURAL, namespace, name, patch)
+
+
+@kopf.on.resume(GROUP, VERSION, PLURAL)
+@kopf.on.create(GROUP, VERSION, PLURAL)
+@kopf.on.update(GROUP, VERSION, PLURAL)
+async def vault_changed(namespace: str | None, name: str, body: Any, **_: Any) -> None:
+    await REGISTRY.forget(str(namespace), name)
+    await check(str(namespace), name, dict(body))
+
+
+@kopf.timer(GROUP, VERSION, PLURAL, interval=CHECK_INTERVAL, initial_delay=CHECK_INTERVAL)
+async def vault_timer(namespace: str | None, name: str, body: Any, **_: Any) -> None:
+    await check(str(namespace), name, dict(body))
+
+
+@kopf.on.cleanup()
+async def close_clients(**_: Any) -> None:
+    await REGISTRY.close()
