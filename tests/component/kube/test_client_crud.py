@@ -289,3 +289,42 @@ def test_discovery(api_client: object, kube: KubeStandInThread) -> None:
     assert by_name["replicas/status"].short_names is None
     assert by_name["replicas/status"].verbs == ["get", "patch", "update"]
     assert by_name["sites"].namespaced is False
+
+
+def test_events_k8s_io_and_strategic_merge_on_builtins(
+    api_client: object, kube: KubeStandInThread
+) -> None:
+    from kubernetes.client import EventsV1Api
+
+    events = EventsV1Api(api_client)
+    events.create_namespaced_event(
+        NAMESPACE,
+        {
+            "metadata": {"generateName": "r1-"},
+            "regarding": {"kind": "Replica", "name": "r1", "namespace": NAMESPACE},
+            "reason": "Failover",
+            "note": "started",
+            "type": "Normal",
+            "action": "Failover",
+            "eventTime": "2026-01-01T00:00:00.000000Z",
+            "reportingController": "asr-operator",
+            "reportingInstance": "asr-operator-0",
+        },
+    )
+    assert [e.note for e in events.list_namespaced_event(NAMESPACE).items] == ["started"]
+    kube.create(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "cm", "namespace": NAMESPACE},
+            "data": {"a": "1"},
+        }
+    )
+    code, patched, _ = http(
+        kube.url,
+        "PATCH",
+        f"/api/v1/namespaces/{NAMESPACE}/configmaps/cm",
+        {"data": {"b": "2"}},
+        "application/strategic-merge-patch+json",
+    )
+    assert code == 200 and patched["data"] == {"a": "1", "b": "2"}

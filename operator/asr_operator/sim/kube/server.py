@@ -425,8 +425,8 @@ class KubeStandIn:
                     ).encode()
                     + b"\n"
                 )
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
+        except ConnectionResetError:  # the client went away; nothing left to tell it
+            return response
         finally:
             self.store.unwatch(watcher)
         with contextlib.suppress(ConnectionResetError):
