@@ -60,7 +60,7 @@ def main(argv: Sequence[str]) -> int:
     args = parser().parse_args(list(argv))
     kopf.configure(
         debug=args.log_level == "debug",
-        verbose=args.log_level in ("debug", "info"),
+        verbose=args.log_level == "debug",
         quiet=args.log_level == "error",
         log_format=LOG_FORMATS[args.log_format],
     )
