@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
 import pytest
 
 from asr_operator.azure import (
@@ -23,6 +25,7 @@ from asr_operator.sim.asr import (
     ThrottleLimits,
 )
 from tests.component.asr.conftest import eventually, item, make_config, run, wait_job
+from tests.component.asr.test_items import answers
 
 
 def jobs_for(sim: AsrSimulatorThread, vm: str) -> list[str]:
@@ -183,3 +186,36 @@ async def test_parallel_actions_on_many_items(gateway: AsrGateway) -> None:
         lambda: gateway.poll_jobs(jobs), lambda s: all(j.state.terminal for j in s.values())
     )
     assert {j.state for j in done.values()} == {JobState.SUCCEEDED}
+
+
+async def test_http_control_api(sim: AsrSimulatorThread, gateway: AsrGateway) -> None:
+    ctx = ssl.create_default_context(cafile=str(sim.ca_path))
+    async with aiohttp.ClientSession(base_url=sim.url) as s:
+
+        async def post(path: str, body: dict[str, object]) -> None:
+            async with s.post(path, json=body, ssl=ctx) as r:
+                assert r.status == 200
+
+        await post("/_sim/faults", {"kind": "status", "operation": "plans.get", "status": 502})
+        with pytest.raises(Transient):
+            await gateway.get_plan("plan-web")
+        await post("/_sim/job-failures", {"operation": "TestFailover", "task": "VmTfoBootTestVm"})
+        it = await item(gateway, "app01")
+        job = await wait_job(gateway, await gateway.start_test_failover(it, ""))
+        assert job.state == JobState.FAILED and job.current_task is not None
+        assert job.current_task.name == "VmTfoBootTestVm"
+        await post("/_sim/faults", {"kind": "status", "operation": "plans.get", "count": -1})
+        async with s.delete("/_sim/faults", ssl=ctx) as r:
+            assert r.status == 200
+        assert (await gateway.get_plan("plan-web")).name == "plan-web"
+        await post("/_sim/throttling", {"enabled": False})
+        sim.sim.set_throttle_limits(ThrottleLimits(reads=BucketSpec(1, 0.01)))
+        for _ in range(3):
+            await gateway.list_plans()
+        await run(gateway, gateway.start_planned_failover(await item(gateway, "web01")))
+        ip = (await item(gateway, "web01")).recovery_vm_ips[0]
+        await post("/_sim/vms/web01/answering", {"answering": False})
+        assert not answers(ip)
+        async with s.get("/_sim/calls", ssl=ctx) as r:
+            calls = await r.json()
+        assert calls["plans.get"] == 2 and calls["items.testFailover"] == 1

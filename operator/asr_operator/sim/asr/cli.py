@@ -40,14 +40,14 @@ async def _serve(args: argparse.Namespace) -> None:
         vm_ports=tuple(args.vm_ports or (3389,)),
         throttling=not args.no_throttling,
     )
-    await sim.start()
-    print(f"ASR simulator: {sim.url}  (ARM endpoint and AAD authority host)", flush=True)
-    print(f"CA bundle:     {sim.ca_path}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    await sim.start()
+    print(f"ASR simulator: {sim.url}  (ARM endpoint and AAD authority host)", flush=True)
+    print(f"CA bundle:     {sim.ca_path}", flush=True)
     try:
         await stop.wait()
     finally:

@@ -1283,7 +1283,9 @@ class Vault:
             tstate, tdesc = item.tfo_after
         sc = self.scenario
         last_rp = item.rps[-1].time if item.rps else utcnow()
-        rpo = item.vm.rpo_seconds
+        # RPO grows between recovery points and drops back when one arrives.
+        since_rp = max(0.0, (datetime.now(UTC) - last_rp).total_seconds())
+        rpo = item.vm.rpo_seconds + int(since_rp / max(self.time_scale, 1e-9))
         replicated = datetime.now(UTC) - timedelta(seconds=rpo) if item.replicating else last_rp
         vid = item.vm_id
         t = item.target
