@@ -10,7 +10,7 @@ import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 import kubernetes.client
 import kubernetes.config
@@ -167,7 +167,7 @@ class SimulatedDatacenter:
             for obj in objs:
                 ns = obj["metadata"].get("namespace", self.namespace)
                 if obj["kind"] == "Secret":
-                    core.create_namespaced_secret(ns, obj)
+                    core.create_namespaced_secret(ns, cast(Any, obj))
                 else:
                     group, version = obj["apiVersion"].split("/")
                     plural = _plural(obj["kind"])
