@@ -234,3 +234,61 @@ def test_schema_conversion_and_rule_reasons() -> None:
             "field": "spec.a",
         }
     ]
+
+
+def test_list_types_are_unique_and_map_items_see_their_old_self() -> None:
+    schema = StructuralSchema(
+        {
+            "type": "object",
+            "properties": {
+                "spec": {
+                    "type": "object",
+                    "properties": {
+                        "tags": {
+                            "type": "array",
+                            "x-kubernetes-list-type": "set",
+                            "items": {"type": "string"},
+                        },
+                        "disks": {
+                            "type": "array",
+                            "x-kubernetes-list-type": "map",
+                            "x-kubernetes-list-map-keys": ["name"],
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "name": {"type": "string"},
+                                    "size": {"type": "integer"},
+                                },
+                                "x-kubernetes-validations": [
+                                    {
+                                        "rule": "self.size >= oldSelf.size",
+                                        "message": "disks only grow",
+                                    }
+                                ],
+                            },
+                        },
+                    },
+                }
+            },
+        },
+        kind="Thing",
+        group="g.io",
+        version="v1",
+    )
+    old = {"metadata": {"name": "t"}, "spec": {"disks": [{"name": "a", "size": 2}]}}
+    schema.admit(json.loads(json.dumps(old)), None)
+    new = {
+        "metadata": {"name": "t"},
+        "spec": {
+            "tags": ["x", "x"],
+            "disks": [{"name": "b", "size": 1}, {"name": "a", "size": 1}, {"name": "a", "size": 3}],
+        },
+    }
+    with pytest.raises(Exception) as exc:
+        schema.admit(new, old)
+    causes = exc.value.details["causes"]  # type: ignore[attr-defined]
+    assert {(c["field"], c["message"]) for c in causes} == {
+        ("spec.tags[1]", 'Duplicate value: "x"'),
+        ("spec.disks[2]", 'Duplicate value: {"name":"a"}'),
+        ("spec.disks[1]", 'Invalid value: "object": disks only grow'),
+    }

@@ -273,9 +273,14 @@ class StructuralSchema:
                     previous = old.get(key, _MISSING) if isinstance(old, dict) else _MISSING
                     self._cel(sub, item, previous, _join(path, key), causes)
         elif isinstance(value, list) and isinstance(schema.get("items"), dict):
-            # Old list items are not correlated (that needs list-type=map keys): no oldSelf.
+            keys = schema.get("x-kubernetes-list-map-keys") or []
+            is_map = schema.get("x-kubernetes-list-type") == "map" and keys
+            # Only list-type=map items correlate with old ones (by their keys), as in Kubernetes.
+            olds = {_map_key(o, keys): o for o in old} if is_map and isinstance(old, list) else {}
             for index, item in enumerate(value):
-                self._cel(schema["items"], item, _MISSING, _join(path, index), causes)
+                previous = olds.get(_map_key(item, keys), _MISSING) if is_map else _MISSING
+                self._cel(schema["items"], item, previous, _join(path, index), causes)
+            _duplicates(schema, value, path, causes)
 
     def _rule(
         self, rule: JSON, schema: JSON, value: Any, old: Any, path: str, causes: list[JSON]
@@ -328,6 +333,32 @@ class StructuralSchema:
                 except Exception as exc:
                     log.warning("CEL messageExpression failed: %r: %s", expression, exc)
         return rule.get("message") or f"failed rule: {rule.get('rule', '')}"
+
+
+def _map_key(item: Any, keys: list[str]) -> str:
+    return json.dumps([item.get(k) if isinstance(item, dict) else item for k in keys])
+
+
+def _duplicates(schema: JSON, items: list[Any], path: str, causes: list[JSON]) -> None:
+    """`x-kubernetes-list-type` set and map: items (or their map keys) are unique."""
+    list_type = schema.get("x-kubernetes-list-type")
+    keys = schema.get("x-kubernetes-list-map-keys") or []
+    if list_type not in ("set", "map") or (list_type == "map" and not keys):
+        return
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        if list_type == "set":
+            identity = json.dumps(item, sort_keys=True)
+            shown = render(item)
+        else:
+            identity = _map_key(item, keys)
+            fields = {k: item.get(k) for k in keys} if isinstance(item, dict) else item
+            shown = json.dumps(fields, separators=(",", ":"))
+        if identity in seen:
+            causes.append(
+                cause("FieldValueDuplicate", _join(path, index), f"Duplicate value: {shown}")
+            )
+        seen.add(identity)
 
 
 def _is_type_union(subschemas: Any) -> bool:
