@@ -156,6 +156,15 @@ def test_cli_serves_and_writes_a_kubeconfig(tmp_path: object) -> None:
         assert code == 200 and "demo" in {n["metadata"]["name"] for n in namespaces["items"]}
         code, _, _ = http(server, "GET", f"/apis/{GROUP}/{VERSION}/namespaces/demo/{PLURAL}")
         assert code == 200
+        # Test control from another process: arm a fault, read the request log.
+        fault = {"resource": "configmaps", "code": 500, "times": 1, "verbs": ["create"]}
+        assert http(server, "POST", "/_standin/faults", fault)[0] == 201
+        configmap = {"metadata": {"name": "c"}}
+        assert http(server, "POST", "/api/v1/namespaces/demo/configmaps", configmap)[0] == 500
+        assert http(server, "POST", "/api/v1/namespaces/demo/configmaps", configmap)[0] == 201
+        code, log, _ = http(server, "GET", "/_standin/requests")
+        assert [r["status"] for r in log if r["verb"] == "create"] == [500, 201]
+        assert http(server, "POST", "/_standin/faults", {"bogus": 1})[0] == 400
     finally:
         process.terminate()
         assert process.wait(timeout=10) == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 from collections.abc import Iterable
@@ -26,6 +27,8 @@ JSON = dict[str, Any]
 log = logging.getLogger(__name__)
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public")
+# Not a Kubernetes path: test control of a stand-in running in another process.
+ADMIN = "_standin"
 _NOT_FOUND = "the server could not find the requested resource"
 
 
@@ -185,6 +188,8 @@ class KubeStandIn:
         head = parts[0] if parts else ""
         if head in ("healthz", "readyz", "livez"):
             return web.Response(text="ok")
+        if head == ADMIN:
+            return await self._admin(request, parts[1:])
         if parts == ["version"]:
             return _json(discovery.version_info())
         if head == "openapi":
@@ -202,6 +207,27 @@ class KubeStandIn:
             return await self._resource(request, entry, "", parts[1], parts[2:])
         if head == "apis" and len(parts) > 3:
             return await self._resource(request, entry, parts[1], parts[2], parts[3:])
+        raise ApiError(404, "NotFound", _NOT_FOUND)
+
+    async def _admin(self, request: web.Request, parts: list[str]) -> web.Response:
+        """Test control for a stand-in in another process: faults, request log, compaction."""
+        if parts == ["faults"] and request.method == "POST":
+            spec = await self._body(request)
+            if not isinstance(spec, dict):
+                raise errors.bad_request("a fault is a JSON object of FaultInjector.fail arguments")
+            try:
+                fault = self.faults.fail(**spec)
+            except TypeError as exc:
+                raise errors.bad_request(str(exc)) from exc
+            return _json({"code": fault.code, "times": fault.times}, 201)
+        if parts == ["faults"] and request.method == "DELETE":
+            self.faults.clear()
+            return _json({})
+        if parts == ["requests"] and request.method == "GET":
+            return _json([dataclasses.asdict(r) for r in self.log.entries()])
+        if parts == ["compact"] and request.method == "POST":
+            self.compact()
+            return _json({"resourceVersion": str(self.store.rv)})
         raise ApiError(404, "NotFound", _NOT_FOUND)
 
     def _found(self, body: JSON | None) -> web.Response:
