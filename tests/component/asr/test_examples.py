@@ -277,8 +277,8 @@ async def test_job_action_examples(
     assert r.status_code == 202
     assert (await wait_job(gateway, name)).state == JobState.SUCCEEDED
 
+    sim.sim.time_scale = 1000  # the job stays running until cancelled
     name = await gateway.start_planned_failover(await item(gateway, "file01"))
-    sim.sim.time_scale = 100
     r = await wire.send("POST", f"{wire.vault}/replicationJobs/{name}/cancel")
     sim.sim.time_scale = 1
     assert r.status_code == 202

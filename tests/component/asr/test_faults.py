@@ -141,7 +141,7 @@ async def test_write_throttling_is_not_retried_and_reports_retry_after(
     sim: AsrSimulatorThread, gateway: AsrGateway
 ) -> None:
     items = [await item(gateway, n) for n in ("app01", "web01", "file01")]
-    sim.sim.set_throttle_limits(ThrottleLimits(writes=BucketSpec(2, 0.5)))
+    sim.sim.set_throttle_limits(ThrottleLimits(writes=BucketSpec(2, 0.05)))
     await gateway.start_test_failover(items[0], "")
     await gateway.start_test_failover(items[1], "")
     with pytest.raises(Throttled) as throttled:

@@ -217,7 +217,7 @@ async def test_refusals_are_classified(sim: AsrSimulatorThread, gateway: AsrGate
         await gateway.start_commit(it)
     assert refused.value.code == "28127" and refused.value.status == 400
     assert "Commit" in refused.value.message
-    sim.sim.time_scale = 100  # keep the next job running
+    sim.sim.time_scale = 1000  # keep the next job running
     name = await gateway.start_planned_failover(it)
     with pytest.raises(Conflict) as conflict:
         await gateway.start_test_failover(it, VNET)
