@@ -4,13 +4,7 @@ a small client to drive ProtectedVMs and read their status and Events.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,85 +12,18 @@ from typing import Any
 import kubernetes.client
 import pytest
 
-from asr_operator.sim.stack import SimulatedDatacenter, bundled_scenario
+from asr_operator.sim.stack import OperatorProcess, SimulatedDatacenter, bundled_scenario
 
 GROUP, VERSION, PLURAL = "asr-operator.io", "v1alpha1", "protectedvms"
 NS = "demo"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Operator:
-    """`asr-operator run` as a child process, the way a Deployment runs it."""
+class Operator(OperatorProcess):
+    """The operator process of one test, with the datacenter it runs against."""
 
     def __init__(self, dc: SimulatedDatacenter, workdir: Path) -> None:
+        super().__init__(dc.kubeconfig, NS, workdir)
         self.dc = dc
-        self.workdir = workdir
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    @property
-    def log_path(self) -> Path:
-        return self.workdir / f"operator-{self.starts}.log"
-
-    def start(self) -> None:
-        self.starts += 1
-        port = free_port()
-        env = dict(os.environ, KUBECONFIG=str(self.dc.kubeconfig))
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "asr_operator.cli",
-                "run",
-                "--namespace",
-                NS,
-                "--liveness",
-                f"http://127.0.0.1:{port}/healthz",
-                "--log-level",
-                "debug",
-            ],
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.log_path.read_text()[-3000:]
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise TimeoutError("operator did not become healthy")
-
-    def kill(self) -> None:
-        """SIGKILL: no cleanup, no last status write, exactly as a node failure."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-        self._log.close()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-            self._log.close()
-
-    def logs(self) -> str:
-        return "".join(
-            (self.workdir / f"operator-{i}.log").read_text(errors="replace")
-            for i in range(1, self.starts + 1)
-        )
 
 
 class Cluster:

@@ -7,6 +7,13 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -176,6 +183,81 @@ class SimulatedDatacenter:
     def write_manifests(self, path: Path) -> Path:
         path.write_text(yaml.safe_dump_all(self.vault_manifests(), sort_keys=False))
         return path
+
+
+class OperatorProcess:
+    """`asr-operator run` as a child process against a datacenter, as a Deployment runs it."""
+
+    def __init__(self, kubeconfig: Path, namespace: str, logdir: Path) -> None:
+        self.kubeconfig = kubeconfig
+        self.namespace = namespace
+        self.logdir = logdir
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+        self._log: Any = None
+
+    @property
+    def log_path(self) -> Path:
+        return self.logdir / f"operator-{self.starts}.log"
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start and wait until the liveness endpoint answers."""
+        self.starts += 1
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        env = dict(os.environ, KUBECONFIG=str(self.kubeconfig))
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()/kill()
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "asr_operator.cli",
+                "run",
+                "--namespace",
+                self.namespace,
+                "--liveness",
+                f"http://127.0.0.1:{port}/healthz",
+                "--log-level",
+                "debug",
+            ],
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"operator exited; see {self.log_path}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise TimeoutError(f"operator did not become healthy; see {self.log_path}")
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup and no last status write, as when a node dies."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+        self._log.close()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+            self._log.close()
+
+    def logs(self) -> str:
+        return "".join(
+            (self.logdir / f"operator-{i}.log").read_text(errors="replace")
+            for i in range(1, self.starts + 1)
+        )
 
 
 def _plural(kind: str) -> str:
