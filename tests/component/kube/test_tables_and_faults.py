@@ -69,7 +69,7 @@ def test_table_from_printer_columns(custom: CustomObjectsApi, kube: KubeStandInT
         ("Phase", "string", 0),
         ("Ready", "string", 0),
         ("Size", "integer", 1),
-        ("Age", "string", 0),
+        ("Age", "date", 0),
     ]
     (row,) = table["rows"]
     assert row["cells"][:5] == ["r1", "vm-1", "Protected", "True", 3]

@@ -162,7 +162,7 @@ def table(rt: ResourceType, objects: list[JSON], resource_version: str, include:
         "columnDefinitions": [
             {
                 "name": c.name,
-                "type": "string" if c.type == "date" else c.type,
+                "type": c.type,
                 "format": c.format,
                 "description": c.description,
                 "priority": c.priority,
