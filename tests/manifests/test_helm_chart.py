@@ -1,0 +1,179 @@
+"""charts/asr-operator: values, and (where the optional `helm-python-sdk` is installed) the
+rendered objects, held to the same expectations as the kustomize install.
+
+Rendering needs Helm's template engine. No helm binary exists here and the only offline
+engine on PyPI, `helm-python-sdk` (Helm's Go SDK via ctypes), installs 244 MB, so it is
+not a project dependency: `pip install helm-python-sdk==0.2.2` to run the render tests;
+without it they are skipped and `helm lint` / `helm template` remain the user's check.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from typing import Any
+
+import pytest
+import yaml
+from jsonschema import Draft7Validator
+
+from tests.manifests.crd_admission import ROOT
+from tests.manifests.install_objects import (
+    COMMAND,
+    IMAGE,
+    RESOURCE_RULES,
+    SCAN_RULES,
+    Manifest,
+    assert_restricted_pod,
+    one,
+    rules_of,
+)
+
+CHART = ROOT / "charts" / "asr-operator"
+CLIENT_ID = "33333333-4444-5555-6666-777777777777"
+
+
+def values() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((CHART / "values.yaml").read_text(encoding="utf-8"))
+    return loaded
+
+
+def test_default_values_satisfy_the_values_schema() -> None:
+    schema = json.loads((CHART / "values.schema.json").read_text(encoding="utf-8"))
+    Draft7Validator.check_schema(schema)
+    assert list(Draft7Validator(schema).iter_errors(values())) == []
+
+
+def test_chart_version_matches_the_kustomize_image() -> None:
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text(encoding="utf-8"))
+    assert values()["image"]["repository"] + ":" + chart["appVersion"] == IMAGE
+
+
+# -- rendering (optional) ---------------------------------------------------------------
+
+
+@functools.cache
+def _render(overrides: str) -> tuple[Manifest, ...]:
+    helm = pytest.importorskip("helm_python")
+    chart = helm.Chart.load(str(CHART))
+    rendered = chart.render(
+        json.loads(overrides), name="asr-operator", namespace="asr-operator", is_install=True
+    )
+    docs: list[Manifest] = []
+    for path, text in sorted(rendered.items()):
+        if path.endswith(".yaml"):
+            docs += [d for d in yaml.safe_load_all(text) if d]
+    return tuple(docs)
+
+
+def render(**overrides: Any) -> list[Manifest]:
+    return copy.deepcopy(list(_render(json.dumps(overrides, sort_keys=True))))
+
+
+def test_lint_is_clean() -> None:
+    helm = pytest.importorskip("helm_python")
+    for overrides in ({}, {"watch": {"allNamespaces": False, "namespaces": ["dr"]}}):
+        report = helm.lint(str(CHART), overrides, strict=True, kube_version="v1.32.0")
+        assert report["errors"] == [], report
+
+
+def test_defaults_render_the_kustomize_install() -> None:
+    docs = render()
+    kinds = sorted(d["kind"] for d in docs)
+    assert kinds == sorted(
+        ["CustomResourceDefinition"] * 3
+        + ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment", "Service"]
+    )
+    deployment = one(docs, "Deployment")
+    assert_restricted_pod(deployment)
+    pod = deployment["spec"]["template"]
+    assert pod["metadata"]["labels"]["azure.workload.identity/use"] == "true"
+    (container,) = pod["spec"]["containers"]
+    assert container["image"] == IMAGE
+    assert container["command"] == COMMAND
+    assert {"name": "AZURE_TOKEN_CREDENTIALS", "value": "WorkloadIdentityCredential"} in (
+        container["env"]
+    )
+    assert rules_of(one(docs, "ClusterRole")) == {**RESOURCE_RULES, **SCAN_RULES}
+    subject = one(docs, "ClusterRoleBinding")["subjects"][0]
+    assert subject == {
+        "kind": "ServiceAccount",
+        "name": "asr-operator",
+        "namespace": "asr-operator",
+    }
+
+
+def test_crds_are_the_committed_ones_and_kept_on_uninstall() -> None:
+    rendered = {d["metadata"]["name"]: d for d in render() if d["kind"].startswith("Custom")}
+    for path in (ROOT / "crds").glob("*.yaml"):
+        committed = yaml.safe_load(path.read_text(encoding="utf-8"))
+        got = rendered[committed["metadata"]["name"]]
+        assert got["metadata"].pop("annotations") == {"helm.sh/resource-policy": "keep"}
+        assert got == committed
+    assert not [d for d in render(installCRDs=False) if d["kind"].startswith("Custom")]
+
+
+def test_watch_namespaces_uses_roles() -> None:
+    docs = render(
+        watch={"allNamespaces": False, "namespaces": ["dr", "dr-east"]},
+        rbac={"secretNames": ["hv-winrm", "asr-sp"]},
+    )
+    assert rules_of(one(docs, "ClusterRole")) == SCAN_RULES
+    roles = [d for d in docs if d["kind"] == "Role"]
+    assert sorted(r["metadata"]["namespace"] for r in roles) == ["dr", "dr-east"]
+    for role in roles:
+        assert rules_of(role) == RESOURCE_RULES
+        (secrets,) = [r for r in role["rules"] if r["resources"] == ["secrets"]]
+        assert secrets["resourceNames"] == ["hv-winrm", "asr-sp"]
+    bindings = [d for d in docs if d["kind"] == "RoleBinding"]
+    assert sorted(b["metadata"]["namespace"] for b in bindings) == ["dr", "dr-east"]
+    (container,) = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
+    assert "--all-namespaces" not in container["command"]
+    assert container["command"][2:4] == ["--namespace=dr", "--namespace=dr-east"]
+
+
+def test_watch_namespaces_must_not_be_empty() -> None:
+    helm = pytest.importorskip("helm_python")
+    with pytest.raises(helm.HelmError, match=r"watch\.namespaces"):
+        render(watch={"allNamespaces": False, "namespaces": []})
+
+
+def test_workload_identity_and_extras() -> None:
+    docs = render(
+        workloadIdentity={"clientId": CLIENT_ID},
+        extraEnv=[{"name": "HTTPS_PROXY", "value": "http://proxy.corp.example:3128"}],
+        extraArgs=["--verbose"],
+        metrics={"enabled": False},
+        # Helm merges maps with the defaults; null removes a default key.
+        resources={"requests": {"cpu": "50m"}, "limits": {"cpu": None, "memory": "1Gi"}},
+    )
+    annotations = one(docs, "ServiceAccount")["metadata"]["annotations"]
+    assert annotations == {"azure.workload.identity/client-id": CLIENT_ID}
+    (container,) = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
+    assert {"name": "HTTPS_PROXY", "value": "http://proxy.corp.example:3128"} in container["env"]
+    assert container["command"][-1] == "--verbose"
+    assert "--metrics-port" not in container["command"]
+    assert [p["name"] for p in container["ports"]] == ["health"]
+    assert not [d for d in docs if d["kind"] == "Service"]
+    assert container["resources"] == {
+        "requests": {"cpu": "50m", "memory": "256Mi"},
+        "limits": {"memory": "1Gi"},
+    }
+
+
+def test_workload_identity_disabled() -> None:
+    pod = one(render(workloadIdentity={"enabled": False}), "Deployment")["spec"]["template"]
+    assert "azure.workload.identity/use" not in pod["metadata"]["labels"]
+    (container,) = pod["spec"]["containers"]
+    assert "AZURE_TOKEN_CREDENTIALS" not in {e["name"] for e in container["env"]}
+
+
+def test_service_monitor() -> None:
+    docs = render(metrics={"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}})
+    monitor = one(docs, "ServiceMonitor")
+    assert monitor["metadata"]["labels"]["release"] == "prom"
+    service = one(docs, "Service")
+    assert (
+        monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    )
