@@ -292,3 +292,60 @@ def test_list_types_are_unique_and_map_items_see_their_old_self() -> None:
         ("spec.disks[2]", 'Duplicate value: {"name":"a"}'),
         ("spec.disks[1]", 'Invalid value: "object": disks only grow'),
     }
+
+
+def test_kubernetes_cel_library_functions() -> None:
+    rules = [
+        {"rule": "self.zones.isSorted()", "message": "zones must be sorted", "fieldPath": ".zones"},
+        {
+            "rule": "isURL(self.endpoint) && url(self.endpoint).getScheme() == 'https'",
+            "message": "https URL",
+        },
+        {"rule": "self.name.lowerAscii() == self.name && self.name.split('-').size() <= 3"},
+        {
+            "rule": "!has(self.ip) || (isIP(self.ip) && ip(self.ip).family() == 4)",
+            "message": "IPv4",
+        },
+        {"rule": "self.zones.all(z, quantity(z).isInteger())"},  # no quantity(): skipped
+    ]
+    schema = StructuralSchema(
+        {
+            "type": "object",
+            "properties": {
+                "spec": {
+                    "type": "object",
+                    "x-kubernetes-validations": rules,
+                    "properties": {
+                        "zones": {"type": "array", "items": {"type": "string"}},
+                        "endpoint": {"type": "string"},
+                        "name": {"type": "string"},
+                        "ip": {"type": "string"},
+                    },
+                }
+            },
+        },
+        kind="Thing",
+        group="g.io",
+        version="v1",
+    )
+    good = {
+        "zones": ["1", "2"],
+        "endpoint": "https://vault.example",
+        "name": "a-b",
+        "ip": "10.0.0.1",
+    }
+    schema.admit({"metadata": {"name": "t"}, "spec": good}, None)
+    bad = {"zones": ["2", "1"], "endpoint": "http://vault.example", "name": "A-b-c-d", "ip": "::1"}
+    with pytest.raises(Exception) as exc:
+        schema.admit({"metadata": {"name": "t"}, "spec": bad}, None)
+    messages = {(c["field"], c["message"]) for c in exc.value.details["causes"]}  # type: ignore[attr-defined]
+    assert messages == {
+        ("spec.zones", 'Invalid value: "object": zones must be sorted'),
+        ("spec", 'Invalid value: "object": https URL'),
+        (
+            "spec",
+            'Invalid value: "object": failed rule: '
+            "self.name.lowerAscii() == self.name && self.name.split('-').size() <= 3",
+        ),
+        ("spec", 'Invalid value: "object": IPv4'),
+    }

@@ -20,6 +20,7 @@ import cel
 from jsonschema import Draft7Validator
 from jsonschema.exceptions import ValidationError
 
+from .cel_library import FUNCTIONS
 from .errors import ApiError, bad_request, cause, invalid
 
 JSON = dict[str, Any]
@@ -296,7 +297,7 @@ class StructuralSchema:
         if transition:
             variables["oldSelf"] = old
         try:
-            ok = program.execute(cel.Context(variables=variables))
+            ok = program.execute(cel.Context(variables=variables, functions=FUNCTIONS))
         except RuntimeError as exc:
             if _UNSUPPORTED in str(exc):
                 if text not in self._skipped:
@@ -327,7 +328,7 @@ class StructuralSchema:
             program = self._program(expression)
             if program is not None:
                 try:
-                    result = program.execute(cel.Context(variables=variables))
+                    result = program.execute(cel.Context(variables=variables, functions=FUNCTIONS))
                     if isinstance(result, str) and result:
                         return result
                 except Exception as exc:
