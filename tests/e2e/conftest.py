@@ -157,3 +157,40 @@ def operator(dc: SimulatedDatacenter, tmp_path: Path) -> Iterator[Operator]:
     op.start()
     yield op
     op.stop()
+
+
+# -- reading the simulators' side (what ASR and Hyper-V hold), for assertions ------------
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "it") -> Any:
+    """Poll any predicate with a deadline (simulator state, call counters)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def recovery_points(dc: SimulatedDatacenter, vm: str) -> list[tuple[str, str]]:
+    """(name, type) of the item's recovery points as ASR lists them now, oldest first."""
+
+    def read() -> list[tuple[str, str]]:
+        item = dc.asr.sim.item(vm)
+        dc.asr.sim.vault.advance(item)
+        return [(rp.name, rp.type) for rp in item.rps]
+
+    return dc.asr.call(read)
+
+
+def failover_point(dc: SimulatedDatacenter, vm: str) -> str:
+    """The name of the recovery point ASR failed the item over to ('' if none)."""
+    rp_id = dc.asr.call(lambda: dc.asr.sim.item(vm).failover_rp_id) or ""
+    return rp_id.rstrip("/").rsplit("/", 1)[-1]
+
+
+def power_state(dc: SimulatedDatacenter, vm: str, host: str = "hv-01") -> str:
+    state = dc.datacenter.vm_on_host(host, vm)
+    assert state is not None, vm
+    return state.state
