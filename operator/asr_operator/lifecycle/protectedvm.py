@@ -295,7 +295,8 @@ class _Decider:
         return Submit(action)
 
     def stall(self, reason: Reason, message: str, recheck: float = 60.0) -> Step:
-        return Stall(reason, message, recheck)
+        """Stop and explain; look again soon, since most causes are fixed outside the spec."""
+        return Stall(reason, message, min(recheck, 2 * self.ctx.poll_interval))
 
     def retry_gate(self, type_: OperationType) -> Step | None:
         """Bound automatic retries of an operation that failed for this generation."""
