@@ -340,6 +340,22 @@ def test_validation_timeout_waits_for_a_human():
     d2 = decide(s, obs("CommitPending"), status, later)
     assert isinstance(d2.step, Wait) and d2.status.awaiting_approval is not None
     assert "did not answer" in d2.status.awaiting_approval.message
+    gate = get_condition(d2.status.conditions, ConditionType.AWAITING_APPROVAL)
+    assert gate is not None and gate.reason == Reason.VALIDATION_TIMED_OUT
+
+
+def test_failed_probe_retries_at_the_vault_pace_and_no_later_than_the_timeout():
+    s = spec(
+        activeSite="Azure",
+        failover={"commit": "Automatic", "validation": {"tcpPorts": [22], "timeout": "3s"}},
+    )
+    fast = Context(generation=1, now=T0, poll_interval=1.0)
+    d = decide(s, obs("CommitPending"), ctx=fast)
+    _, _, delay = machine.record(s, d.status, d.step, ProbeResult(False, "refused"), fast)
+    assert delay == 1.0
+    d = decide(s, obs("CommitPending"))
+    _, _, delay = machine.record(s, d.status, d.step, ProbeResult(False, "refused"), CTX)
+    assert delay == 3.0  # the timeout passes before the next probe would be due
 
 
 # --- Operations in flight ---------------------------------------------------------------------

@@ -235,6 +235,8 @@ class _Decider:
         self.phase: Phase | None = None
         self.previous_approval = status.awaiting_approval
         self.source_checks: tuple[ConditionStatus, Reason, str] | None = None
+        # Why the gate shown is up, when its action alone does not say (a probe timed out).
+        self.approval_reason: Reason | None = None
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -920,6 +922,7 @@ class _Decider:
                 f"{validation.timeout} (last: {state.last_result or 'no answer'}). Check it, "
                 "then approve the commit."
             )
+            self.approval_reason = Reason.VALIDATION_TIMED_OUT
             return self.await_approval(ApprovalAction.COMMIT, seed, message)
         ips = self.status.azure_vm.ips if self.status.azure_vm else []
         if not ips:
@@ -1121,13 +1124,16 @@ class _Decider:
             message = step.message if isinstance(step, Wait) else _describe(step)
             status = _conditions(status, self.ctx, reason, message, stalled=False, ready=False)
         approval = status.awaiting_approval
+        approval_reason = Reason.NOTHING_TO_APPROVE
+        if approval is not None:
+            approval_reason = self.approval_reason or _APPROVAL_REASON[approval.action]
         status = status.model_copy(
             update={
                 "conditions": set_condition(
                     status.conditions,
                     ConditionType.AWAITING_APPROVAL,
                     ConditionStatus.TRUE if approval else ConditionStatus.FALSE,
-                    _APPROVAL_REASON[approval.action] if approval else Reason.NOTHING_TO_APPROVE,
+                    approval_reason,
                     approval.message if approval else "",
                     self.ctx.generation,
                     self.ctx.now,
@@ -1217,6 +1223,17 @@ def _connect_hint(ips: list[str], spec: ProtectedVMSpec) -> str:
     return f"mstsc /v:{ips[0]}"
 
 
+def _next_probe(spec: ProtectedVMSpec, state: ValidationStatus, ctx: Context) -> float:
+    """Probe again at the vault's pace, and look once more when validation.timeout passes
+    (so a VM that never answers reaches a human on time, not a probe interval late)."""
+    delay = min(PROBE_INTERVAL, ctx.poll_interval)
+    validation = spec.failover.validation
+    if validation is not None:
+        deadline = state.started_at + parse_duration(validation.timeout)
+        delay = min(delay, max((deadline - ctx.now).total_seconds(), 0.0))
+    return delay
+
+
 # --- Reporting back ----------------------------------------------------------------------
 
 
@@ -1296,7 +1313,7 @@ def record(
         status = status.model_copy(update={"validation": v})
         if outcome.reachable:
             return status, (Event(EventType.NORMAL, "ValidationPassed", outcome.detail),), 0.0
-        return status, (), PROBE_INTERVAL
+        return status, (), _next_probe(spec, v, ctx)
     if isinstance(outcome, ShutdownResult):
         type_ = EventType.NORMAL if outcome.ok else EventType.WARNING
         reason = "SourceVMTurnedOff" if outcome.ok else "SourceVMShutdownFailed"
