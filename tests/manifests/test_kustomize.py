@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -27,11 +29,10 @@ KUBECTL = shutil.which("kubectl")
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl not installed")
 
 
-@functools.cache
-def build(directory: str) -> tuple[Manifest, ...]:
+def kustomize(directory: Path) -> tuple[Manifest, ...]:
     assert KUBECTL is not None
     done = subprocess.run(
-        [KUBECTL, "kustomize", str(ROOT / directory)],
+        [KUBECTL, "kustomize", str(directory)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -39,6 +40,11 @@ def build(directory: str) -> tuple[Manifest, ...]:
     )
     assert done.returncode == 0, done.stderr
     return tuple(d for d in yaml.safe_load_all(done.stdout) if d)
+
+
+@functools.cache
+def build(directory: str) -> tuple[Manifest, ...]:
+    return kustomize(ROOT / directory)
 
 
 def test_objects_and_namespace() -> None:
@@ -106,3 +112,23 @@ def test_crds_are_the_committed_ones() -> None:
         want_labels = committed["metadata"].pop("labels")
         assert want_labels.items() <= got_labels.items()
         assert got == committed
+
+
+def test_overlay_patches_in_the_docs_apply(tmp_path: Path) -> None:
+    """Every `patches:` snippet of docs/install.md builds on deploy/base as documented."""
+    text = (ROOT / "docs" / "install.md").read_text(encoding="utf-8")
+    snippets = [
+        s for s in re.findall(r"```yaml\n(.*?)```", text, flags=re.S) if s.startswith("patches:")
+    ]
+    assert len(snippets) == 2
+    shutil.copytree(ROOT / "deploy", tmp_path / "deploy")
+    overlay = tmp_path / "deploy" / "my-overlay"
+    overlay.mkdir()
+    patches = [p for s in snippets for p in yaml.safe_load(s)["patches"]]
+    kustomization = {"resources": ["../base"], "patches": patches}
+    (overlay / "kustomization.yaml").write_text(yaml.safe_dump(kustomization), encoding="utf-8")
+    docs = kustomize(overlay)
+    account = one(docs, "ServiceAccount")
+    assert "azure.workload.identity/client-id" in account["metadata"]["annotations"]
+    (secrets,) = [r for r in one(docs, "ClusterRole")["rules"] if r["resources"] == ["secrets"]]
+    assert secrets["resourceNames"] == ["asr-sp", "hv-winrm", "hv-ca"]
