@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from asr_operator.api import crds
 from tests.manifests.crd_admission import ROOT, Manifest, admit, is_custom_resource, load_all
 
 EXAMPLES = ROOT / "deploy" / "examples"
@@ -29,10 +30,14 @@ def custom_resources() -> list[Any]:
     ]
 
 
+SPEC_MODELS = {resource.kind: resource.spec for resource in crds.RESOURCES}
+
+
 @pytest.mark.parametrize("manifest", custom_resources())
 def test_example_is_admitted(manifest: Manifest) -> None:
     stored = admit(manifest)
-    assert stored["spec"]
+    # The operator parses the stored spec with the typed API: it must agree with the CRD.
+    SPEC_MODELS[manifest["kind"]].model_validate(stored["spec"])
 
 
 def test_every_document_is_a_known_kind() -> None:
