@@ -813,7 +813,13 @@ class _Decider:
         tf_status = self.status.test_failover
         self.update(
             test_failover=(tf_status or TestFailoverStatus()).model_copy(
-                update={"test_vm": AzureVM(name=item.test_vm_name, ips=list(item.test_vm_ips))}
+                update={
+                    "test_vm": AzureVM(
+                        name=item.test_vm_name,
+                        ips=list(item.test_vm_ips),
+                        connect=_connect_hint(list(item.test_vm_ips), self.spec),
+                    )
+                }
             )
         )
         ours = tf_status if tf_status is not None and tf_status.last_request_id else None
