@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from asr_operator.controllers import run
+
 Manifest = dict[str, Any]
 Rules = dict[tuple[str, str], set[str]]
 
@@ -82,3 +84,9 @@ def assert_restricted_pod(deployment: Manifest) -> None:
         get = container[probe]["httpGet"]
         assert get["path"] == "/healthz"
         assert ports[get["port"]] == 8080
+
+
+def assert_command_parses(command: list[str]) -> Any:
+    """The container command is `asr-operator run` with flags the real CLI accepts."""
+    assert command[:2] == ["asr-operator", "run"]
+    return run.parser().parse_args(command[2:])

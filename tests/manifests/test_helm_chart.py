@@ -25,6 +25,7 @@ from tests.manifests.install_objects import (
     RESOURCE_RULES,
     SCAN_RULES,
     Manifest,
+    assert_command_parses,
     assert_restricted_pod,
     one,
     rules_of,
@@ -92,6 +93,7 @@ def test_defaults_render_the_kustomize_install() -> None:
     (container,) = pod["spec"]["containers"]
     assert container["image"] == IMAGE
     assert container["command"] == COMMAND
+    assert assert_command_parses(COMMAND).all_namespaces
     assert {"name": "AZURE_TOKEN_CREDENTIALS", "value": "WorkloadIdentityCredential"} in (
         container["env"]
     )
@@ -130,7 +132,7 @@ def test_watch_namespaces_uses_roles() -> None:
     assert sorted(b["metadata"]["namespace"] for b in bindings) == ["dr", "dr-east"]
     (container,) = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
     assert "--all-namespaces" not in container["command"]
-    assert container["command"][2:4] == ["--namespace=dr", "--namespace=dr-east"]
+    assert assert_command_parses(container["command"]).namespace == ["dr", "dr-east"]
 
 
 def test_watch_namespaces_must_not_be_empty() -> None:
@@ -143,7 +145,7 @@ def test_workload_identity_and_extras() -> None:
     docs = render(
         workloadIdentity={"clientId": CLIENT_ID},
         extraEnv=[{"name": "HTTPS_PROXY", "value": "http://proxy.corp.example:3128"}],
-        extraArgs=["--verbose"],
+        extraArgs=["--log-level=debug"],
         metrics={"enabled": False},
         # Helm merges maps with the defaults; null removes a default key.
         resources={"requests": {"cpu": "50m"}, "limits": {"cpu": None, "memory": "1Gi"}},
@@ -152,7 +154,7 @@ def test_workload_identity_and_extras() -> None:
     assert annotations == {"azure.workload.identity/client-id": CLIENT_ID}
     (container,) = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
     assert {"name": "HTTPS_PROXY", "value": "http://proxy.corp.example:3128"} in container["env"]
-    assert container["command"][-1] == "--verbose"
+    assert assert_command_parses(container["command"]).log_level == "debug"
     assert "--metrics-port" not in container["command"]
     assert [p["name"] for p in container["ports"]] == ["health"]
     assert not [d for d in docs if d["kind"] == "Service"]

@@ -20,6 +20,7 @@ from tests.manifests.install_objects import (
     RESOURCE_RULES,
     SCAN_RULES,
     Manifest,
+    assert_command_parses,
     assert_restricted_pod,
     one,
     rules_of,
@@ -75,6 +76,8 @@ def test_deployment() -> None:
     (container,) = pod["spec"]["containers"]
     assert container["image"] == IMAGE
     assert container["command"] == COMMAND
+    args = assert_command_parses(container["command"])
+    assert args.all_namespaces and args.metrics_port == 9090 and args.log_format == "json"
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["AZURE_TOKEN_CREDENTIALS"] == "WorkloadIdentityCredential"
 
@@ -99,7 +102,7 @@ def test_namespaced_overlay() -> None:
     assert binding["subjects"][0]["namespace"] == "asr-operator"
     (container,) = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
     assert "--all-namespaces" not in container["command"]
-    assert "--namespace=dr" in container["command"]
+    assert assert_command_parses(container["command"]).namespace == ["dr"]
 
 
 def test_crds_are_the_committed_ones() -> None:
