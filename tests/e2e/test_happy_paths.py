@@ -6,6 +6,7 @@ user sees (status, conditions, Events) and on what ASR and Hyper-V were asked to
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from tests.e2e.conftest import (
@@ -18,7 +19,7 @@ from tests.e2e.conftest import (
 )
 
 
-def _gate(action: str) -> Any:
+def _gate(action: str) -> Callable[[dict[str, Any]], bool]:
     def predicate(s: dict[str, Any]) -> bool:
         return bool(s.get("awaitingApproval")) and s["awaitingApproval"]["action"] == action
 
