@@ -72,6 +72,11 @@ class AsrConfig:
     read_timeout: float = 60.0
     # Retries of idempotent reads inside azure-core (honours Retry-After); actions get none.
     read_retries: int = 3
+    # Client-side pacing (burst, per second), 5% under ARM's per-principal limits: ARM
+    # counts requests when they arrive, we when we send them, and the difference
+    # (connection set-up, latency jitter) must not cost a 429. None = off.
+    read_pace: tuple[float, float] | None = (240, 24)
+    write_pace: tuple[float, float] | None = (190, 9.5)
 
     @property
     def cloud_endpoints(self) -> CloudEndpoints:

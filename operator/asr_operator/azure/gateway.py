@@ -33,6 +33,7 @@ from asr_operator.azure.observe import (
     plan_from_sdk,
     recovery_point_from_sdk,
 )
+from asr_operator.azure.pacing import PacingPolicy, RateLimit
 from asr_operator.lifecycle.observed import (
     AsrItem,
     AsrJob,
@@ -80,6 +81,11 @@ class AsrGateway:
         kwargs: dict[str, Any] = {}
         if config.api_version:
             kwargs["api_version"] = config.api_version
+        self.pacing = PacingPolicy(
+            RateLimit(*config.read_pace) if config.read_pace else None,
+            RateLimit(*config.write_pace) if config.write_pace else None,
+        )
+        kwargs["custom_hook_policy"] = self.pacing
         self._client = SiteRecoveryManagementClient(
             self._credential,
             config.subscription_id,

@@ -219,3 +219,27 @@ async def test_http_control_api(sim: AsrSimulatorThread, gateway: AsrGateway) ->
         async with s.get("/_sim/calls", ssl=ctx) as r:
             calls = await r.json()
         assert calls["plans.get"] == 2 and calls["items.testFailover"] == 1
+
+
+async def test_client_pacing_keeps_a_burst_under_the_write_limit(sim: AsrSimulatorThread) -> None:
+    # Spacing (200 ms) much larger than connection jitter, as with ARM's 10/s.
+    sim.sim.set_throttle_limits(ThrottleLimits(writes=BucketSpec(3, 5)))
+    async with AsrGateway(make_config(sim, write_pace=(2, 4.75))) as gw:
+        items = [i for i in await gw.list_items()]
+        jobs = await asyncio.gather(*(gw.start_test_failover(i, "") for i in items))
+        assert len(set(jobs)) == len(items) == 5
+        assert gw.pacing.writes is not None and gw.pacing.writes.waited > 0
+    assert sim.calls["throttled.writes"] == 0 and sim.calls["items.testFailover"] == 5
+
+
+async def test_a_429_holds_back_further_writes(sim: AsrSimulatorThread) -> None:
+    sim.sim.set_throttle_limits(ThrottleLimits(writes=BucketSpec(1, 0.01)))
+    async with AsrGateway(make_config(sim, write_pace=(100, 100))) as gw:
+        a, b = await item(gw, "app01"), await item(gw, "web01")
+        await gw.start_test_failover(a, "")
+        with pytest.raises(Throttled) as err:
+            await gw.start_test_failover(b, "")
+        bucket = gw.pacing.writes
+        assert bucket is not None and bucket._not_before > 0
+        assert err.value.retry_after >= 1
+    assert sim.calls["throttled.writes"] == 1

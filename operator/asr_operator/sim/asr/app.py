@@ -150,6 +150,8 @@ class Arm:
         kind = Throttler.kind_of(request.method)
         decision = self.throttler.take(principal, kind)
         if not decision.allowed:
+            with self._calls_lock:
+                self.calls[f"throttled.{kind}"] += 1
             resp = _error(
                 429,
                 "TooManyRequests",
