@@ -30,9 +30,9 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
 
-## crds: regenerate crds/ from the typed API
+## crds: regenerate crds/ (and its copies for kustomize and Helm) from the typed API
 crds: $(STAMP)
-	$(BIN)/asr-operator crds --output-dir crds
+	for d in crds deploy/crds charts/asr-operator/files/crds; do $(BIN)/asr-operator crds --output-dir $$d; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

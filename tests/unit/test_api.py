@@ -131,6 +131,7 @@ CEL_CASES = [
     ("SiteRecoveryVault", ".spec.hyperVHosts[]", {"transport": "basic", "scheme": "http"}, False),
     ("SiteRecoveryVault", ".spec.authentication", {"type": "ClientSecret", "tenantId": "t"}, False),
     ("SiteRecoveryVault", ".spec.authentication", {"type": "ManagedIdentity"}, True),
+    ("SiteRecoveryVault", ".spec.authentication", {"type": "WorkloadIdentity"}, True),
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import Field
 
@@ -86,7 +87,7 @@ class Target(ApiModel):
 class Validation(ApiModel):
     """Probe the failed-over VM before an automatic commit ("connect and validate")."""
 
-    tcp_ports: list[int] = Field(min_length=1, max_length=8)
+    tcp_ports: list[Annotated[int, Field(ge=1, le=65535)]] = Field(min_length=1, max_length=8)
     timeout: Duration = "15m"
 
 

@@ -30,8 +30,9 @@ class Authentication(ApiModel):
             "secretRef is required for ClientSecret and ClientCertificate authentication",
         ),
         (
-            "self.type == 'ManagedIdentity' || has(self.tenantId)",
-            "tenantId is required unless type is ManagedIdentity",
+            "self.type in ['ManagedIdentity', 'WorkloadIdentity'] || has(self.tenantId)",
+            "tenantId is required for ClientSecret and ClientCertificate authentication "
+            "(WorkloadIdentity takes it from AZURE_TENANT_ID when unset)",
         ),
     )
 
