@@ -77,6 +77,8 @@ class AsrConfig:
     # (connection set-up, latency jitter) must not cost a 429. None = off.
     read_pace: tuple[float, float] | None = (240, 24)
     write_pace: tuple[float, float] | None = (190, 9.5)
+    # A 429 means ARM did not process the request: re-send after Retry-After this often.
+    throttle_retries: int = 3
 
     @property
     def cloud_endpoints(self) -> CloudEndpoints:

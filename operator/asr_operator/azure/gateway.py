@@ -84,6 +84,7 @@ class AsrGateway:
         self.pacing = PacingPolicy(
             RateLimit(*config.read_pace) if config.read_pace else None,
             RateLimit(*config.write_pace) if config.write_pace else None,
+            throttle_retries=config.throttle_retries,
         )
         kwargs["custom_hook_policy"] = self.pacing
         self._client = SiteRecoveryManagementClient(

@@ -68,12 +68,19 @@ class PacingPolicy(AsyncHTTPPolicy[Any, Any]):
 
     Installed in place of the client's `custom_hook_policy` (after the retry policy,
     so retries are paced too), it keeps `raw_request_hook`/`raw_response_hook` working.
+    A 429 means ARM did not process the request, so it is re-sent after Retry-After,
+    at most `throttle_retries` times, for every method (POSTs included); the last
+    429 is returned to the caller.
     """
 
-    def __init__(self, reads: RateLimit | None, writes: RateLimit | None) -> None:
+    def __init__(
+        self, reads: RateLimit | None, writes: RateLimit | None, throttle_retries: int = 3
+    ) -> None:
         super().__init__()
         self.reads = TokenBucket(reads) if reads else None
         self.writes = TokenBucket(writes) if writes else None
+        self.throttle_retries = throttle_retries
+        self.throttled_responses = 0
         self._hooks = CustomHookPolicy()
 
     def bucket_for(self, method: str) -> TokenBucket | None:
@@ -82,14 +89,28 @@ class PacingPolicy(AsyncHTTPPolicy[Any, Any]):
     async def send(self, request: PipelineRequest[Any]) -> PipelineResponse[Any, Any]:
         self._hooks.on_request(request)
         bucket = self.bucket_for(request.http_request.method)
-        if bucket is not None:
-            await bucket.acquire()
-        response = await self.next.send(request)
-        if bucket is not None and response.http_response.status_code == 429:
-            try:
-                retry_after = float(response.http_response.headers.get("Retry-After", "1"))
-            except ValueError:
-                retry_after = 1.0
-            bucket.throttled(retry_after)
+        attempt = 0
+        while True:
+            if bucket is not None:
+                await bucket.acquire()
+            response = await self.next.send(request)
+            if response.http_response.status_code != 429:
+                break
+            self.throttled_responses += 1
+            retry_after = _retry_after(response)
+            if bucket is not None:
+                bucket.throttled(retry_after)
+            if attempt >= self.throttle_retries:
+                break
+            attempt += 1
+            if bucket is None:
+                await asyncio.sleep(retry_after)
         self._hooks.on_response(request, response)
         return response
+
+
+def _retry_after(response: PipelineResponse[Any, Any]) -> float:
+    try:
+        return max(0.0, float(response.http_response.headers.get("Retry-After", "1")))
+    except ValueError:
+        return 1.0

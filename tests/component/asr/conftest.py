@@ -112,6 +112,7 @@ def make_config(sim: AsrSimulatorThread, **overrides: Any) -> AsrConfig:
         "ca_bundle": str(sim.ca_path),
         "read_timeout": 5.0,
         "read_retries": 0,
+        "throttle_retries": 0,
     }
     values.update(overrides)
     return AsrConfig(**values)

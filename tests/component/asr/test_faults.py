@@ -243,3 +243,14 @@ async def test_a_429_holds_back_further_writes(sim: AsrSimulatorThread) -> None:
         assert bucket is not None and bucket._not_before > 0
         assert err.value.retry_after >= 1
     assert sim.calls["throttled.writes"] == 1
+
+
+async def test_a_429_is_resent_after_retry_after_when_configured(sim: AsrSimulatorThread) -> None:
+    sim.sim.set_throttle_limits(ThrottleLimits(writes=BucketSpec(1, 2)))
+    async with AsrGateway(make_config(sim, write_pace=None, throttle_retries=2)) as gw:
+        a, b = await item(gw, "app01"), await item(gw, "web01")
+        first = await gw.start_test_failover(a, "")
+        second = await gw.start_test_failover(b, "")  # 429, waits Retry-After, re-sent
+        assert first != second and gw.pacing.throttled_responses == 1
+    assert sim.calls["throttled.writes"] == 1 and sim.calls["items.testFailover"] == 3
+    assert len(jobs_for(sim, "web01")) == 1
