@@ -15,7 +15,7 @@ from azure.core.exceptions import (
 from azure.core.rest import HttpRequest
 from azure.core.rest._http_response_impl import HttpResponseImpl
 
-from asr_operator.azure import errors
+from asr_operator.azure import AsrConfig, AuthConfig, AuthType, build_credential, errors
 from asr_operator.azure.job_ids import job_name_from_headers, job_name_from_url
 from asr_operator.azure.observe import field_of, item_from_sdk, parse_time, target_settings
 
@@ -176,3 +176,33 @@ def test_item_from_2017_shaped_body() -> None:
     assert (it.fabric, it.container, it.friendly_name) == ("site", "cloud_1", "VM1")
     assert it.current_scenario == "PlannedFailover" and it.current_job_name == JOB
     assert it.rpo_seconds == 12 and [e.code for e in it.health_errors] == ["1"]
+
+
+def test_config_endpoints_and_authority() -> None:
+    auth = AuthConfig(type=AuthType.CLIENT_SECRET, tenant_id="t", client_id="c", client_secret="s")
+    public = AsrConfig("sub", "rg", "v", auth)
+    assert public.arm_endpoint == "https://management.azure.com"
+    assert public.authority == "https://login.microsoftonline.com"
+    assert not public.custom_authority and public.verify is True
+    china = AsrConfig("sub", "rg", "v", auth, cloud="AzureChinaCloud")
+    assert china.cloud_endpoints.scope == "https://management.chinacloudapi.cn/.default"
+    sim = AsrConfig(
+        "sub",
+        "rg",
+        "v",
+        auth,
+        endpoint="https://127.0.0.1:8443/",
+        authority_host="https://127.0.0.1:8443",
+        ca_bundle="/tmp/ca.pem",
+    )
+    assert sim.arm_endpoint == "https://127.0.0.1:8443" and sim.custom_authority
+    assert sim.verify == "/tmp/ca.pem"
+    with pytest.raises(ValueError, match="unknown cloud"):
+        _ = AsrConfig("sub", "rg", "v", auth, cloud="Mars").arm_endpoint
+    assert "'s'" not in repr(sim)
+
+
+def test_incomplete_credentials_are_refused() -> None:
+    cfg = AsrConfig("sub", "rg", "v", AuthConfig(type=AuthType.CLIENT_SECRET, tenant_id="t"))
+    with pytest.raises(ValueError, match="incomplete"):
+        build_credential(cfg)
