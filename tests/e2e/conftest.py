@@ -194,3 +194,56 @@ def power_state(dc: SimulatedDatacenter, vm: str, host: str = "hv-01") -> str:
     state = dc.datacenter.vm_on_host(host, vm)
     assert state is not None, vm
     return state.state
+
+
+# -- refusals, faults, restarts: what the operator sent ASR, and ASR-side state ----------
+
+_READS = {"get", "list", "listByContainer"}
+
+
+def action_calls(dc: SimulatedDatacenter) -> dict[str, int]:
+    """The calls that make ASR act (item, plan and job actions, item updates), by name."""
+    out: dict[str, int] = {}
+    for name, count in dc.asr.calls.items():
+        group, _, verb = name.partition(".")
+        if group in ("items", "plans", "jobs") and verb not in _READS and count:
+            out[name] = count
+    return out
+
+
+def asr_jobs(dc: SimulatedDatacenter, vm: str, action: str = "") -> list[tuple[str, str]]:
+    """(action, state) of the ASR jobs created for item `vm`, oldest first."""
+
+    def read() -> list[tuple[str, str]]:
+        jobs = sorted(dc.asr.sim.vault.jobs.values(), key=lambda j: j.start)
+        return [
+            (j.action, j.state)
+            for j in jobs
+            if j.target_object_name.lower() == vm.lower() and action in ("", j.action)
+        ]
+
+    return dc.asr.call(read)
+
+
+def set_item_phase(dc: SimulatedDatacenter, vm: str, phase: str) -> None:
+    """Put the simulated item in another phase of the state table (what ASR allows)."""
+
+    def put() -> None:
+        dc.asr.sim.item(vm).phase = phase
+
+    dc.asr.call(put)
+
+
+def only_allowing(monkeypatch: pytest.MonkeyPatch, *operations: str) -> str:
+    """Register a Protected-at-Primary phase in which ASR allows just `operations`."""
+    from asr_operator.sim.asr import vault as sim_vault
+
+    name = "Only" + "".join(operations)
+    spec = sim_vault.PhaseSpec("Protected", "Protected", "Primary", operations)
+    monkeypatch.setitem(sim_vault.PHASES, name, spec)
+    return name
+
+
+def stalled(status: dict[str, Any]) -> dict[str, Any]:
+    """The Stalled condition of a status ({} when absent)."""
+    return next((c for c in status.get("conditions", []) if c["type"] == "Stalled"), {})
