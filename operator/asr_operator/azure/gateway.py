@@ -192,7 +192,9 @@ class AsrGateway:
                 name = await current_job()
                 if name and name not in self._job_since:
                     job = await self.get_job(name)
-                    if job.start_time is None or job.start_time >= since:
+                    ours = {t.lower() for t in target if t}
+                    mine = {job.target_object_id.lower(), job.target_object_name.lower()} & ours
+                    if mine and (job.start_time is None or job.start_time >= since):
                         self._job_since[name] = since
                         return name
             for job in await self.find_jobs_since(target[0], since, target_name=target[1]):

@@ -254,3 +254,14 @@ async def test_a_429_is_resent_after_retry_after_when_configured(sim: AsrSimulat
         assert first != second and gw.pacing.throttled_responses == 1
     assert sim.calls["throttled.writes"] == 1 and sim.calls["items.testFailover"] == 3
     assert len(jobs_for(sim, "web01")) == 1
+
+
+async def test_lost_answer_is_not_pinned_on_a_plan_job_of_the_item(
+    sim: AsrSimulatorThread, gateway: AsrGateway
+) -> None:
+    plan_job = await gateway.start_plan_planned_failover("plan-web")
+    await wait_job(gateway, plan_job, JobState.SUSPENDED)
+    sim.inject(FaultRule(kind="lost202", operation="items.testFailover"))
+    with pytest.raises(OutcomeUnknown):  # ASR refused it (409), but the answer was lost
+        await gateway.start_test_failover(await item(gateway, "web01"), "")
+    assert jobs_for(sim, "web01") == []
