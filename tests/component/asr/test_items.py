@@ -15,7 +15,8 @@ from asr_operator.lifecycle.observed import (
     TargetSettings,
 )
 from asr_operator.sim.asr import AsrSimulatorThread
-from tests.component.asr.conftest import VNET, eventually, item, run, wait_job
+from asr_operator.sim.scenario import Scenario
+from tests.component.asr.conftest import VNET, eventually, item, make_config, run, wait_job
 
 PROTECTED_OPS = {"PlannedFailover", "UnplannedFailover", "DisableProtection", "TestFailover"}
 
@@ -235,3 +236,21 @@ async def test_vm_can_stop_answering(sim: AsrSimulatorThread, gateway: AsrGatewa
     assert not answers(ip)
     sim.set_vm_answering("web01", True)
     assert await asyncio.to_thread(answers, ip)
+
+
+async def test_test_failover_job_can_stay_suspended_until_cleanup(scenario: Scenario) -> None:
+    with AsrSimulatorThread(scenario, test_failover_suspends=True) as sim:
+        async with AsrGateway(make_config(sim)) as gw:
+            it = await item(gw, "app01")
+            name = await gw.start_test_failover(it, VNET)
+            job = await wait_job(gw, name, JobState.SUSPENDED)
+            assert job.state_description == "WaitingForStopTestFailover"
+            assert job.allowed_actions == {"Cancel", "Resume"}
+            it = await item(gw, "app01")
+            assert it.allowed_operations == {"TestFailoverCleanup"}
+            assert it.test_vm_ips and answers(it.test_vm_ips[0])
+            with pytest.raises(NotAllowed):
+                await gw.resume_job(name)
+            await run(gw, gw.start_test_failover_cleanup(it, "done"))
+            assert (await wait_job(gw, name)).state == JobState.SUCCEEDED
+            assert (await item(gw, "app01")).allowed_operations == PROTECTED_OPS

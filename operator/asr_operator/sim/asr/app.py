@@ -24,7 +24,7 @@ from asr_operator.sim.asr.aad import TokenService
 from asr_operator.sim.asr.faults import FaultRule, Faults, JobFailure
 from asr_operator.sim.asr.jobs import SimJob, job_json, operation_status_json
 from asr_operator.sim.asr.throttle import Throttler
-from asr_operator.sim.asr.vault import Refusal, Vault, bad_input, not_found
+from asr_operator.sim.asr.vault import TFO_WAIT_TASK, Refusal, Vault, bad_input, not_found
 
 _SEG = r"[^/]+"
 VAULT = (
@@ -301,6 +301,16 @@ class Arm:
                 f"in state '{job.state}'.",
                 f"Allowed actions now: {', '.join(job.allowed_actions) or 'none'}.",
                 "Check the job's allowed actions.",
+            )
+        waiting_at = job.tasks[job.cursor].task_id if job.cursor < len(job.tasks) else ""
+        if verb == "resume" and waiting_at == TFO_WAIT_TASK:
+            raise Refusal(
+                400,
+                "28127",
+                f"Job '{job.name}' is a test failover; it completes when the test failover "
+                "is cleaned up.",
+                "A test failover job cannot be resumed.",
+                "Run test failover cleanup on the protected item.",
             )
         if verb == "resume":
             body = await _json_body(request)

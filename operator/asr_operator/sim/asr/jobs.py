@@ -36,6 +36,7 @@ class SimTask:
     effect: Effect | None = None
     # A task that suspends the job until it is resumed (manual action, ForDownTime).
     suspend: bool = False
+    suspend_description: str = "WaitingForManualAction"
     instructions: str = ""
     # (group name, groupId, rpGroupType) for recovery plan jobs.
     group: tuple[str, str, str] | None = None
@@ -250,8 +251,8 @@ class JobRunner:
                 task = job.tasks[i]
                 task.start = utcnow()
                 if task.suspend:
-                    task.set("Suspended", "WaitingForManualAction")
-                    job.state, job.state_description = "Suspended", "WaitingForManualAction"
+                    task.set("Suspended", task.suspend_description)
+                    job.state, job.state_description = "Suspended", task.suspend_description
                     assert job.resume_event is not None
                     job.resume_event.clear()
                     await job.resume_event.wait()

@@ -54,6 +54,7 @@ class AsrSimulator:
         vm_ports: tuple[int, ...] = (3389,),
         throttle_limits: ThrottleLimits | None = None,
         throttling: bool = True,
+        test_failover_suspends: bool = False,
     ) -> None:
         self.scenario = scenario
         self.datacenter = datacenter or Datacenter.from_scenario(scenario)
@@ -64,7 +65,12 @@ class AsrSimulator:
         self.endpoints = VmEndpoints(ports=vm_ports)
         self.runner = JobRunner(task_seconds=self._task_seconds, faults=self.faults)
         self.vault = Vault(
-            scenario, self.datacenter, self.endpoints, self.runner, time_scale=time_scale
+            scenario,
+            self.datacenter,
+            self.endpoints,
+            self.runner,
+            time_scale=time_scale,
+            test_failover_suspends=test_failover_suspends,
         )
         self.tokens = aad.TokenService(scenario.tenant_id, list(scenario.credentials))
         self.settings = ArmSettings(

@@ -122,6 +122,7 @@ PHASES: dict[str, PhaseSpec] = {
 }
 
 MARKED_FOR_DELETION = ("MarkedForDeletion", "Cleaning up test environment")
+TFO_WAIT_TASK = "TestFailoverWaitForCompletionTask"
 
 # Plan allowedOperations by the (common) phase of its items; [EX] for the first four.
 PLAN_ALLOWED: dict[str, tuple[str, ...]] = {
@@ -207,6 +208,8 @@ class Item:
     tfo_busy: tuple[str, str] | None = None
     # testFailoverState left behind by the last cleanup ([EX]: stays MarkedForDeletion).
     tfo_after: tuple[str, str] | None = None
+    # A test failover job left suspended until cleanup (test_failover_suspends).
+    waiting_tfo_job: SimJob | None = None
     plans: list[str] = field(default_factory=list)
 
     @property
@@ -258,6 +261,8 @@ class Vault:
     endpoints: VmEndpoints
     runner: JobRunner
     time_scale: float = 1.0
+    # [UNCONFIRMED] Real test failover jobs may stay Suspended until cleanup (see [EX]).
+    test_failover_suspends: bool = False
     items: dict[str, Item] = field(default_factory=dict)  # by vm id (lower case)
     plans: dict[str, PlanState] = field(default_factory=dict)  # by name (lower case)
     jobs: dict[str, SimJob] = field(default_factory=dict)
@@ -805,18 +810,48 @@ class Vault:
             item.failover_rp_id = self.rp_id(item, rp.name)
             item.last_tfo_time = utcnow()
 
-        return self._item_job(
+        if not self.test_failover_suspends:
+            return self._item_job(
+                item,
+                "testFailover",
+                "TestFailover",
+                "Test failover",
+                tasks,
+                "TestFailoverPending",
+                tfo_busy=("InProgress", "Test failover in progress"),
+                on_success=done,
+                undo=self._stop_test(item),
+                custom=custom,
+            )
+
+        async def release() -> None:
+            # The test VM runs; the item waits for cleanup while the job stays suspended.
+            done()
+            item.phase, item.busy, item.tfo_busy, item.job = "TestFailoverPending", None, None, None
+
+        tasks.append(
+            SimTask(
+                TFO_WAIT_TASK,
+                "VmTfoWaitForCompletion",
+                "Complete test failover (waiting for cleanup)",
+                suspend=True,
+                suspend_description="WaitingForStopTestFailover",
+            )
+        )
+        tasks[-2].effect = self._seq(self._boot_test(item), release)
+        job = self._item_job(
             item,
             "testFailover",
             "TestFailover",
             "Test failover",
             tasks,
-            "TestFailoverPending",
+            None,
             tfo_busy=("InProgress", "Test failover in progress"),
-            on_success=done,
             undo=self._stop_test(item),
             custom=custom,
         )
+        item.waiting_tfo_job = job
+        return job
 
     def test_failover_cleanup(self, item: Item, body: dict[str, Any]) -> SimJob:
         props = _props(body)
@@ -850,9 +885,15 @@ class Vault:
             tasks,
             "Protected",
             tfo_busy=MARKED_FOR_DELETION,
-            on_success=lambda: setattr(item, "tfo_after", MARKED_FOR_DELETION),
+            on_success=lambda: self._cleaned_up(item),
             custom=custom,
         )
+
+    def _cleaned_up(self, item: Item) -> None:
+        item.tfo_after = MARKED_FOR_DELETION
+        waiting, item.waiting_tfo_job = item.waiting_tfo_job, None
+        if waiting is not None and waiting.state == "Suspended":
+            self.runner.resume(waiting, "Test failover cleanup completed")
 
     def failover_commit(self, item: Item) -> SimJob:
         self._check_item(item, "Commit")
