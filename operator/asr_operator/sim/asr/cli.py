@@ -27,6 +27,11 @@ def _parser() -> argparse.ArgumentParser:
         help="TCP port the failed-over VMs answer on (repeatable; default 3389)",
     )
     p.add_argument("--no-throttling", action="store_true")
+    p.add_argument(
+        "--test-failover-suspends",
+        action="store_true",
+        help="test failover jobs stay Suspended until cleanup",
+    )
     return p
 
 
@@ -39,6 +44,7 @@ async def _serve(args: argparse.Namespace) -> None:
         retry_after=args.retry_after,
         vm_ports=tuple(args.vm_ports or (3389,)),
         throttling=not args.no_throttling,
+        test_failover_suspends=args.test_failover_suspends,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
