@@ -24,7 +24,7 @@ from azure.mgmt.recoveryservicessiterecovery.aio import SiteRecoveryManagementCl
 
 from asr_operator.azure.config import AsrConfig
 from asr_operator.azure.credentials import build_credential
-from asr_operator.azure.errors import AsrError, OutcomeUnknown, Transient, classify
+from asr_operator.azure.errors import AsrError, NotFound, OutcomeUnknown, Transient, classify
 from asr_operator.azure.job_ids import job_name_from_headers
 from asr_operator.azure.observe import (
     compute_size_from_sdk,
@@ -47,7 +47,6 @@ log = logging.getLogger(__name__)
 
 DataSync = Literal["ForDownTime", "ForSynchronization"]
 PlanRecoveryPoint = Literal["Latest", "LatestProcessed", "LatestApplicationConsistent"]
-_HV = "HyperVReplicaAzure"
 
 
 def _iso(t: datetime) -> str:
@@ -429,21 +428,31 @@ class AsrGateway:
         """Current state of the named jobs, with one list call for all jobs whose start we know.
 
         A job first seen here costs one GET (to learn its start time); after that the
-        cost per poll is one list call per vault, whatever the number of jobs.
+        cost per poll is one list call per vault, whatever the number of jobs. Jobs
+        that ASR no longer knows are missing from the result.
         """
         wanted = list(dict.fromkeys(names))
         result: dict[str, AsrJob] = {}
         for name in wanted:
             if name not in self._job_since:
-                result[name] = await self.get_job(name)
-        rest = [n for n in wanted if n not in result]
+                await self._get_into(result, name)
+        rest = [n for n in wanted if n not in result and n in self._job_since]
         if rest:
             since = min(self._job_since[n] for n in rest)
             listed = {j.name.lower(): j for j in await self.list_jobs_since(since)}
             for name in rest:
                 job = listed.get(name.lower())
-                result[name] = job if job is not None else await self.get_job(name)
+                if job is not None:
+                    result[name] = job
+                else:
+                    await self._get_into(result, name)
         return result
+
+    async def _get_into(self, result: dict[str, AsrJob], name: str) -> None:
+        try:
+            result[name] = await self.get_job(name)
+        except NotFound:
+            log.warning("ASR no longer knows job %s", name)
 
     async def resume_job(self, name: str, comments: str = "") -> str:
         """Resume a suspended job (manual action, ForDownTime failback); returns its name."""

@@ -265,3 +265,9 @@ async def test_lost_answer_is_not_pinned_on_a_plan_job_of_the_item(
     with pytest.raises(OutcomeUnknown):  # ASR refused it (409), but the answer was lost
         await gateway.start_test_failover(await item(gateway, "web01"), "")
     assert jobs_for(sim, "web01") == []
+
+
+async def test_poll_leaves_out_jobs_asr_does_not_know(gateway: AsrGateway) -> None:
+    name = await gateway.start_test_failover(await item(gateway, "app01"), "")
+    polled = await gateway.poll_jobs([name, "00000000-0000-0000-0000-00000000dead"])
+    assert list(polled) == [name]
