@@ -596,6 +596,9 @@ def test_deletion_waits_for_running_job_then_releases():
     status = running_op(OperationType.FAILOVER)
     d = machine.decide_deletion(status, Observation(job=job(JobState.IN_PROGRESS)), CTX)
     assert isinstance(d.step, Wait) and "abandon-wait" in d.step.message
+    assert [e.reason for e in d.events] == ["DeletionWaits"]
+    again = machine.decide_deletion(d.status, Observation(job=job(JobState.IN_PROGRESS)), CTX)
+    assert not again.events  # said once, not on every retry
     d2 = machine.decide_deletion(status, Observation(job=job(JobState.SUCCEEDED)), CTX)
     assert isinstance(d2.step, Release)
     d3 = machine.decide_deletion(

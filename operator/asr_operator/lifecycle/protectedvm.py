@@ -210,7 +210,13 @@ def decide_deletion(status: ProtectedVMStatus, obs: Observation, ctx: Context) -
         )
         new = status.model_copy(update={"phase": Phase.DELETING})
         new = _conditions(new, ctx, Reason.DELETING, message, stalled=False, ready=False)
-        return Decision(Wait(Reason.DELETING, message, ctx.poll_interval), new)
+        # One Event when the wait begins, so `kubectl describe` says why the object stays.
+        said: tuple[Event, ...] = (
+            ()
+            if status.phase == Phase.DELETING
+            else (Event(EventType.NORMAL, "DeletionWaits", message),)
+        )
+        return Decision(Wait(Reason.DELETING, message, ctx.poll_interval), new, said)
     events: tuple[Event, ...] = ()
     if running:
         events = (
