@@ -20,11 +20,13 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from asr_operator.sim.asr import bodies
 from asr_operator.sim.asr.aad import TokenService
 from asr_operator.sim.asr.faults import FaultRule, Faults, JobFailure
 from asr_operator.sim.asr.jobs import SimJob, job_json, operation_status_json
+from asr_operator.sim.asr.states import TFO_WAIT_TASK, Refusal, bad_input, not_found
 from asr_operator.sim.asr.throttle import Throttler
-from asr_operator.sim.asr.vault import TFO_WAIT_TASK, Refusal, Vault, bad_input, not_found
+from asr_operator.sim.asr.vault import Vault
 
 _SEG = r"[^/]+"
 VAULT = (
@@ -213,14 +215,14 @@ class Arm:
         group, _, verb = operation.partition(".")
         if group == "fabrics":
             if verb == "list":
-                return self._page(request, [v.fabric_json(f) for f in v.fabrics()])
+                return self._page(request, [bodies.fabric_json(v, f) for f in v.fabrics()])
             if p["fabric"] not in v.fabrics():
                 raise not_found(f"Fabric '{p['fabric']}'")
-            return web.json_response(v.fabric_json(p["fabric"]))
+            return web.json_response(bodies.fabric_json(v, p["fabric"]))
         if group == "containers":
             if p["fabric"] not in v.fabrics():
                 raise not_found(f"Fabric '{p['fabric']}'")
-            body = v.container_json(p["fabric"])
+            body = bodies.container_json(v, p["fabric"])
             if verb == "list":
                 return self._page(request, [body])
             if p["container"].lower() != body["name"].lower():
@@ -232,7 +234,7 @@ class Arm:
             if "recoveryplanname" in flt:
                 names = {n.lower() for n in flt["recoveryplanname"]}
                 items = [i for i in items if names & {pl.lower() for pl in i.plans}]
-            return self._page(request, [v.item_json(i) for i in items])
+            return self._page(request, [bodies.item_json(v, i) for i in items])
         if operation == "items.listByContainer":
             items = [
                 i
@@ -240,11 +242,11 @@ class Arm:
                 if i.fabric.lower() == p["fabric"].lower()
                 and i.container.lower() == p["container"].lower()
             ]
-            return self._page(request, [v.item_json(i) for i in items])
+            return self._page(request, [bodies.item_json(v, i) for i in items])
         if group == "items":
             item = v.item(p["fabric"], p["container"], p["item"])
             if verb == "get":
-                return web.json_response(v.item_json(item))
+                return web.json_response(bodies.item_json(v, item))
             body = await _json_body(request)
             job = {
                 "update": lambda: v.update(item, body),
@@ -261,13 +263,13 @@ class Arm:
         if group == "recoveryPoints":
             item = v.item(p["fabric"], p["container"], p["item"])
             if verb == "get":
-                return web.json_response(v.rp_json(item, v.recovery_point(item, p["rp"])))
+                return web.json_response(bodies.rp_json(v, item, v.recovery_point(item, p["rp"])))
             v.advance(item)
-            return self._page(request, [v.rp_json(item, rp) for rp in reversed(item.rps)])
+            return self._page(request, [bodies.rp_json(v, item, rp) for rp in reversed(item.rps)])
         if group == "targetComputeSizes":
             item = v.item(p["fabric"], p["container"], p["item"])
             return self._page(
-                request, [v.compute_size_json(item, s, e) for s, e in v.compute_sizes(item)]
+                request, [bodies.compute_size_json(v, item, s, e) for s, e in v.compute_sizes(item)]
             )
         if group == "jobs":
             if verb == "list":
@@ -278,10 +280,10 @@ class Arm:
             return await self._job_action(request, verb, job)
         if group == "plans":
             if verb == "list":
-                return self._page(request, [v.plan_json(pl) for pl in v.plans.values()])
+                return self._page(request, [bodies.plan_json(v, pl) for pl in v.plans.values()])
             plan = v.plan(p["plan"])
             if verb == "get":
-                return web.json_response(v.plan_json(plan))
+                return web.json_response(bodies.plan_json(v, plan))
             return self._accepted(request, v.plan_action(plan, verb, await _json_body(request)))
         if operation == "operationStatus.get":
             job = v.job(p["op"])
@@ -328,9 +330,11 @@ class Arm:
         if self.settings.final_result_204:
             return web.Response(status=204)
         if p.get("item"):
-            return web.json_response(v.item_json(v.item(p["fabric"], p["container"], p["item"])))
+            return web.json_response(
+                bodies.item_json(v, v.item(p["fabric"], p["container"], p["item"]))
+            )
         if p.get("plan"):
-            return web.json_response(v.plan_json(v.plan(p["plan"])))
+            return web.json_response(bodies.plan_json(v, v.plan(p["plan"])))
         return web.json_response(job_json(v.job(p.get("job") or job.name), v.vault_id))
 
     def _jobs(self, request: web.Request) -> list[SimJob]:
