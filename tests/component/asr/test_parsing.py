@@ -193,10 +193,10 @@ def test_config_endpoints_and_authority() -> None:
         auth,
         endpoint="https://127.0.0.1:8443/",
         authority_host="https://127.0.0.1:8443",
-        ca_bundle="/tmp/ca.pem",
+        ca_bundle="certs/ca.pem",
     )
     assert sim.arm_endpoint == "https://127.0.0.1:8443" and sim.custom_authority
-    assert sim.verify == "/tmp/ca.pem"
+    assert sim.verify == "certs/ca.pem"
     with pytest.raises(ValueError, match="unknown cloud"):
         _ = AsrConfig("sub", "rg", "v", auth, cloud="Mars").arm_endpoint
     assert "'s'" not in repr(sim)
