@@ -105,36 +105,20 @@ def set_condition(
     now: datetime,
 ) -> list[Condition]:
     """Return the conditions with one set; lastTransitionTime moves only when status flips."""
-    out: list[Condition] = []
-    found = False
-    for c in conditions:
-        if c.type != type_:
-            out.append(c)
-            continue
-        found = True
-        moved = c.status != status
-        out.append(
-            Condition(
-                type=type_,
-                status=status,
-                reason=reason,
-                message=message,
-                observed_generation=generation,
-                last_transition_time=now if moved else c.last_transition_time,
-            )
-        )
-    if not found:
-        out.append(
-            Condition(
-                type=type_,
-                status=status,
-                reason=reason,
-                message=message,
-                observed_generation=generation,
-                last_transition_time=now,
-            )
-        )
-    return out
+    old = get_condition(conditions, type_)
+    new = Condition(
+        type=type_,
+        status=status,
+        reason=reason,
+        message=message,
+        observed_generation=generation,
+        last_transition_time=old.last_transition_time
+        if old is not None and old.status == status
+        else now,
+    )
+    if old is None:
+        return [*conditions, new]
+    return [new if c.type == type_ else c for c in conditions]
 
 
 def get_condition(conditions: Sequence[Condition], type_: ConditionType) -> Condition | None:

@@ -586,7 +586,11 @@ class _Decider:
         if gate is not None:
             return gate
         if op.resume_requested_at and self.ctx.now - op.resume_requested_at < RESUME_RESEND_AFTER:
-            return Wait(Reason.OPERATION_IN_PROGRESS, f"Resumed ASR job {job.name}.", 10.0)
+            return Wait(
+                Reason.OPERATION_IN_PROGRESS,
+                f"Resumed ASR job {job.name}.",
+                min(10.0, self.ctx.poll_interval),
+            )
         self.update(operation=op.model_copy(update={"resume_requested_at": self.ctx.now}))
         self.event(EventType.NORMAL, "ResumingJob", f"Resuming ASR job {job.name} (approved).")
         return Submit(ResumeJob(job.name, "Approved through spec.approve"))
@@ -1059,6 +1063,19 @@ class _Decider:
 
     # -- status and conditions ---------------------------------------------------------
 
+    def with_condition(
+        self,
+        status: ProtectedVMStatus,
+        type_: ConditionType,
+        value: ConditionStatus,
+        reason: Reason,
+        message: str,
+    ) -> ProtectedVMStatus:
+        conds = set_condition(
+            status.conditions, type_, value, reason, message, self.ctx.generation, self.ctx.now
+        )
+        return status.model_copy(update={"conditions": conds})
+
     def finish(self, step: Step) -> Decision:
         status = self.status
         op = status.operation
@@ -1076,34 +1093,17 @@ class _Decider:
             update={"phase": phase, "job": job, "observed_generation": self.ctx.generation}
         )
         if self.source_checks is not None:
-            s, r, m = self.source_checks
-            status = status.model_copy(
-                update={
-                    "conditions": set_condition(
-                        status.conditions,
-                        ConditionType.SOURCE_CHECKS_PASSED,
-                        s,
-                        r,
-                        m,
-                        self.ctx.generation,
-                        self.ctx.now,
-                    )
-                }
+            status = self.with_condition(
+                status, ConditionType.SOURCE_CHECKS_PASSED, *self.source_checks
             )
         if self.obs.item is not None:
             healthy = self.obs.item.replication_health == "Normal"
-            status = status.model_copy(
-                update={
-                    "conditions": set_condition(
-                        status.conditions,
-                        ConditionType.REPLICATION_HEALTHY,
-                        ConditionStatus.TRUE if healthy else ConditionStatus.FALSE,
-                        Reason.HEALTHY if healthy else Reason.DEGRADED,
-                        f"ASR replication health: {self.obs.item.replication_health}",
-                        self.ctx.generation,
-                        self.ctx.now,
-                    )
-                }
+            status = self.with_condition(
+                status,
+                ConditionType.REPLICATION_HEALTHY,
+                ConditionStatus.TRUE if healthy else ConditionStatus.FALSE,
+                Reason.HEALTHY if healthy else Reason.DEGRADED,
+                f"ASR replication health: {self.obs.item.replication_health}",
             )
         if isinstance(step, Stall):
             status = _conditions(
@@ -1139,18 +1139,12 @@ class _Decider:
         approval_reason = Reason.NOTHING_TO_APPROVE
         if approval is not None:
             approval_reason = self.approval_reason or _APPROVAL_REASON[approval.action]
-        status = status.model_copy(
-            update={
-                "conditions": set_condition(
-                    status.conditions,
-                    ConditionType.AWAITING_APPROVAL,
-                    ConditionStatus.TRUE if approval else ConditionStatus.FALSE,
-                    approval_reason,
-                    approval.message if approval else "",
-                    self.ctx.generation,
-                    self.ctx.now,
-                )
-            }
+        status = self.with_condition(
+            status,
+            ConditionType.AWAITING_APPROVAL,
+            ConditionStatus.TRUE if approval else ConditionStatus.FALSE,
+            approval_reason,
+            approval.message if approval else "",
         )
         # Every condition was judged against this generation, including the ones kept as-is.
         conds = [
@@ -1260,8 +1254,8 @@ def record(
     now = ctx.now
     op = status.operation
     if isinstance(outcome, Accepted) and isinstance(step, Submit) and op is not None:
-        if isinstance(step.action, ResumeJob):
-            return status, (), 5.0
+        if isinstance(step.action, ResumeJob):  # follow the resumed job at the vault's pace
+            return status, (), min(5.0, ctx.poll_interval)
         new_op = op.model_copy(
             update={
                 "submitted": True,
