@@ -18,6 +18,8 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 
+from asr_operator.lifecycle.steps import Refusal
+
 # ASR refusal codes for "operation not allowed in the current state". The real service's
 # codes are not published [UNCONFIRMED]; 28127 is the simulator's; keep in sync with
 # docs/simulator.md.
@@ -28,7 +30,9 @@ _NOT_ALLOWED_TEXT = re.compile(
 
 
 class AsrError(Exception):
-    """Base of all gateway errors."""
+    """Base of all gateway errors; `kind` is the lifecycle's name for the class."""
+
+    kind: Refusal = Refusal.PERMANENT
 
     def __init__(
         self,
@@ -50,6 +54,8 @@ class AsrError(Exception):
 class Throttled(AsrError):
     """429: wait `retry_after` seconds before the next call of that kind."""
 
+    kind = Refusal.THROTTLED
+
     def __init__(self, message: str, *, retry_after: float, **kw: Any) -> None:
         super().__init__(message, **kw)
         self.retry_after = retry_after
@@ -58,25 +64,37 @@ class Throttled(AsrError):
 class Transient(AsrError):
     """5xx, timeouts, connection errors: retry later (for actions, only after checking)."""
 
+    kind = Refusal.TRANSIENT
+
 
 class Conflict(AsrError):
     """Another operation runs on the item, plan or job."""
+
+    kind = Refusal.CONFLICT
 
 
 class NotAllowed(AsrError):
     """ASR refuses the operation in the current state (not in allowedOperations)."""
 
+    kind = Refusal.NOT_ALLOWED
+
 
 class Permanent(AsrError):
     """Bad input or another error that retrying will not fix."""
+
+    kind = Refusal.PERMANENT
 
 
 class AuthFailed(AsrError):
     """Azure AD or ARM refused our identity or its permissions."""
 
+    kind = Refusal.AUTH_FAILED
+
 
 class NotFound(AsrError):
     """The vault, item, plan, recovery point or job does not exist."""
+
+    kind = Refusal.NOT_FOUND
 
 
 class OutcomeUnknown(Transient):

@@ -112,6 +112,14 @@ def test_classify_http_errors(status: int, body: str, cls: type[errors.AsrError]
         assert err.possible_causes == "why" and err.recommended_action == "do this"
 
 
+def test_error_kinds_are_the_lifecycle_refusals() -> None:
+    from asr_operator.lifecycle.steps import Refusal
+
+    assert errors.OutcomeUnknown("x").kind == Refusal.TRANSIENT
+    assert errors.Throttled("x", retry_after=1).kind == Refusal.THROTTLED
+    assert {c.kind for c in errors.AsrError.__subclasses__()} == set(Refusal)
+
+
 def test_classify_transport_and_auth_errors() -> None:
     assert type(errors.classify(ServiceRequestError("refused"))) is errors.Transient
     assert type(errors.classify(ServiceResponseError("reset"))) is errors.Transient
