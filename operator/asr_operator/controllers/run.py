@@ -34,6 +34,8 @@ def settings(server_timeout: int) -> kopf.OperatorSettings:
     s.networking.request_timeout = 60
     # Events come from the controllers on purpose; handler log lines stay in logs.
     s.posting.level = logging.WARNING
+    s.posting.reporting_component = "asr-operator"
+    s.posting.event_name_prefix = "asr-operator-"
     return s
 
 
