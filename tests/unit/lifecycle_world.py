@@ -17,6 +17,7 @@ from asr_operator.lifecycle.observed import (
     AsrItem,
     AsrJob,
     AsrTask,
+    ComputeSize,
     HyperVDisk,
     HyperVVM,
     PowerState,
@@ -92,6 +93,9 @@ POINTS = (
     RecoveryPoint("/rp/p2", "p2", T0 - timedelta(minutes=10), "CrashConsistent"),
     RecoveryPoint("/rp/p3", "p3", T0 - timedelta(minutes=5), "CrashConsistent"),
 )
+
+
+SIZES = (ComputeSize("Standard_D2s_v3"), ComputeSize("Standard_D4s_v3"))
 
 
 def vm(state: PowerState = PowerState.RUNNING, **changes: object) -> HyperVVM:
@@ -275,8 +279,10 @@ class World:
             item=it,
             job=job,
             intent_jobs=intent,
-            recovery_points=POINTS,
-            hyperv=vm(self.power),
+            # Only what the lifecycle asked for, so narrow requests are tested too.
+            recovery_points=POINTS if w.recovery_points else None,
+            compute_sizes=SIZES if w.compute_sizes else None,
+            hyperv=vm(self.power) if w.hyperv else None,
         )
 
     def ctx(self) -> Context:

@@ -11,6 +11,7 @@ import hashlib
 import os
 import tempfile
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +26,7 @@ from asr_operator.controllers import kube
 from asr_operator.hyperv.config import WinRMConfig
 from asr_operator.hyperv.errors import HyperVError
 from asr_operator.hyperv.gateway import HyperVGateway
-from asr_operator.lifecycle.observed import AsrJob
+from asr_operator.lifecycle.observed import AsrItem, AsrJob
 
 # How long a vault's clients are reused before its Secrets are checked for rotation.
 FINGERPRINT_TTL = 60.0
@@ -33,6 +34,50 @@ FINGERPRINT_TTL = 60.0
 
 class VaultUnavailable(Exception):
     """The vault cannot be used now; the message says what to fix."""
+
+
+class _Refresher:
+    """At most one refresh in flight at a time; every caller waits for that one."""
+
+    def __init__(self, refresh: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self._refresh = refresh
+        self._task: asyncio.Task[None] | None = None
+        self.count = 0
+
+    async def run(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._refresh())
+            self.count += 1
+        await asyncio.shield(self._task)
+
+
+class ItemCache:
+    """The vault's items from one paged list per interval, shared by every idle object."""
+
+    def __init__(self, gateway: AsrGateway, min_interval: float) -> None:
+        self._gateway = gateway
+        self._min_interval = min_interval
+        self._items: list[AsrItem] = []
+        self._at = float("-inf")
+        self._refresher = _Refresher(self._list)
+
+    async def _list(self) -> None:
+        started = time.monotonic()
+        self._items = await self._gateway.list_items()
+        self._at = started
+
+    async def items(self) -> list[AsrItem]:
+        if time.monotonic() - self._at >= self._min_interval:
+            await self._refresher.run()
+        return self._items
+
+    async def find(self, friendly_name: str) -> AsrItem | None:
+        wanted = friendly_name.lower()
+        return next((i for i in await self.items() if i.friendly_name.lower() == wanted), None)
+
+    async def get(self, name: str) -> AsrItem | None:
+        wanted = name.lower()
+        return next((i for i in await self.items() if i.name.lower() == wanted), None)
 
 
 class JobPoller:
@@ -43,8 +88,11 @@ class JobPoller:
         self._min_interval = min_interval
         self._cache: dict[str, tuple[float, AsrJob]] = {}
         self._wanted: dict[str, float] = {}
-        self._inflight: asyncio.Task[None] | None = None
-        self.polls = 0
+        self._refresher = _Refresher(self._poll)
+
+    @property
+    def polls(self) -> int:
+        return self._refresher.count
 
     async def get(self, name: str) -> AsrJob:
         self._wanted[name] = time.monotonic()
@@ -52,9 +100,7 @@ class JobPoller:
             cached = self._cache.get(name)
             if cached is not None and time.monotonic() - cached[0] < self._min_interval:
                 return cached[1]
-            if self._inflight is None or self._inflight.done():
-                self._inflight = asyncio.create_task(self._poll())
-            await asyncio.shield(self._inflight)
+            await self._refresher.run()
         cached = self._cache.get(name)
         if cached is None:
             raise LookupError(name)
@@ -64,7 +110,6 @@ class JobPoller:
         horizon = time.monotonic() - 10 * max(self._min_interval, 1.0)
         self._wanted = {n: t for n, t in self._wanted.items() if t >= horizon}
         names = list(self._wanted)
-        self.polls += 1
         jobs = await self._gateway.poll_jobs(names)
         now = time.monotonic()
         for name, job in jobs.items():
@@ -82,6 +127,7 @@ class VaultClients:
     host_errors: dict[str, str]
     poll_interval: float
     jobs: JobPoller
+    items: ItemCache
     files: list[str] = field(default_factory=list)
 
     async def close(self) -> None:
@@ -241,5 +287,6 @@ def _build(
         host_errors=host_errors,
         poll_interval=poll,
         jobs=JobPoller(gateway, min_interval=max(poll / 2, 0.2)),
+        items=ItemCache(gateway, min_interval=max(poll / 2, 0.2)),
         files=files,
     )

@@ -16,10 +16,17 @@ from asr_operator.lifecycle.steps import Refusal
 
 
 async def resolve_item(
-    clients: VaultClients, spec: ProtectedVMSpec, status: ProtectedVMStatus
+    clients: VaultClients, spec: ProtectedVMSpec, status: ProtectedVMStatus, fresh: bool
 ) -> AsrItem:
-    """The item by the id remembered in status, by exact id, or by friendly name."""
+    """The item by the id remembered in status, by exact id, or by friendly name.
+
+    Not `fresh`: from the vault-wide list, so idle objects cost no read of their own.
+    """
     ref = spec.protected_item
+    if not fresh:
+        cached = await (clients.items.get(ref.id) if ref.id else clients.items.find(ref.name or ""))
+        if cached is not None:
+            return cached
     if ref.fabric and ref.container and ref.id:
         return await clients.asr.get_item(ref.fabric, ref.container, ref.id)
     known = status.asr.item_id if status.asr else ""
@@ -31,7 +38,7 @@ async def resolve_item(
         if ref.name is None or item.friendly_name.lower() == ref.name.lower():
             return item
     assert ref.name is not None
-    found = await clients.asr.find_item(ref.name)
+    found = await clients.items.find(ref.name)
     if found is None:
         raise LookupError(
             f"ASR vault {clients.asr.config.vault_name} has no protected item named {ref.name!r}"
@@ -44,7 +51,7 @@ async def observe(
 ) -> Observation:
     obs = Observation()
     try:
-        item = await resolve_item(clients, spec, status)
+        item = await resolve_item(clients, spec, status, wants.fresh_item)
     except LookupError as e:
         return replace(obs, item_error=ObservationError(Refusal.NOT_FOUND, str(e)))
     except AsrError as e:

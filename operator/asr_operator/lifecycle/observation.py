@@ -61,3 +61,5 @@ class Wants:
     recovery_points: bool
     compute_sizes: bool
     hyperv: bool
+    # False: the item as listed for the whole vault a moment ago will do (idle objects).
+    fresh_item: bool = True

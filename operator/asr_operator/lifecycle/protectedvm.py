@@ -172,17 +172,32 @@ class Decision:
 
 
 def wants(spec: ProtectedVMSpec, status: ProtectedVMStatus) -> Wants:
+    """Only what this cycle can use: an idle VM costs one cached item read, nothing else."""
     op = status.operation
     lookup = None
     if op is not None and not op.submitted:
         lookup = op.requested_at - JOB_LOOKUP_SKEW
-    drill = spec.test_failover is not None and bool(spec.test_failover.request_id)
+    tf = spec.test_failover
+    done = status.test_failover.last_request_id if status.test_failover else ""
+    drill = tf is not None and bool(tf.request_id) and tf.request_id != done
+    moving = status.active_site is None or spec.active_site != status.active_site
+    busy = op is not None or moving or drill
+    settled = status.phase in (Phase.PROTECTED, Phase.FAILED_OVER, Phase.OBSERVING)
+    size = spec.target.size if spec.target is not None else None
+    held = status.target.size if status.target is not None else ""
+    fo = spec.failover
+    keep_source_off = (
+        spec.active_site == Site.AZURE
+        and fo.type == FailoverType.UNPLANNED
+        and fo.shutdown_source_vm
+    )
     return Wants(
         job_name=op.job_name if op is not None and op.job_name else None,
         job_lookup_since=lookup,
-        recovery_points=spec.active_site == Site.AZURE or drill,
-        compute_sizes=spec.target is not None and spec.target.size is not None,
-        hyperv=spec.hyper_v is not None,
+        recovery_points=busy or not settled,
+        compute_sizes=size is not None and size.lower() != held.lower(),
+        hyperv=spec.hyper_v is not None and (busy or keep_source_off),
+        fresh_item=busy or not settled,
     )
 
 
@@ -389,10 +404,20 @@ class _Decider:
         return self.dispatch(state, item)
 
     def observation_failed(self, kind: Refusal, message: str) -> Step:
+        vault = self.spec.vault_ref.name
         if kind == Refusal.NOT_FOUND:
-            return self.stall(Reason.ITEM_NOT_FOUND, message)
+            return self.stall(
+                Reason.ITEM_NOT_FOUND,
+                f"{message}. Check spec.protectedItem (the VM's name as ASR lists it, or "
+                f"fabric, container and id) and the vault named by SiteRecoveryVault {vault}.",
+            )
         if kind == Refusal.AUTH_FAILED:
-            return self.stall(Reason.AUTHENTICATION_FAILED, message)
+            return self.stall(
+                Reason.AUTHENTICATION_FAILED,
+                f"ASR refused the identity of SiteRecoveryVault {vault}: {message}. Fix its "
+                "spec.authentication or the Secret it references (the vault's Ready condition "
+                "shows the same check).",
+            )
         return Wait(Reason.WAITING, f"Cannot read the ASR item now: {message}", 15.0)
 
     def observe_item(self, item: AsrItem) -> None:
