@@ -236,11 +236,11 @@ def set_item_phase(dc: SimulatedDatacenter, vm: str, phase: str) -> None:
 
 def only_allowing(monkeypatch: pytest.MonkeyPatch, *operations: str) -> str:
     """Register a Protected-at-Primary phase in which ASR allows just `operations`."""
-    from asr_operator.sim.asr import vault as sim_vault
+    from asr_operator.sim.asr import states
 
     name = "Only" + "".join(operations)
-    spec = sim_vault.PhaseSpec("Protected", "Protected", "Primary", operations)
-    monkeypatch.setitem(sim_vault.PHASES, name, spec)
+    spec = states.PhaseSpec("Protected", "Protected", "Primary", operations)
+    monkeypatch.setitem(states.PHASES, name, spec)
     return name
 
 

@@ -116,6 +116,10 @@ def test_source_vm_powered_on_while_failback_waits_is_never_resumed(
     assert status["operation"]["jobState"] == "Suspended", status["operation"]
     assert stalled(status)["reason"] == "SourceVMPoweredOn"
 
+    dc.datacenter.set_power(vm.vm_id, "Off")  # turned off again: the approval still stands
+    cluster.wait_phase("web01", "AwaitingFailbackCommit")
+    assert dc.asr.calls["jobs.resume"] == 1
+
 
 def test_operation_asr_does_not_allow_is_refused(
     cluster: Cluster, operator: Operator, monkeypatch: pytest.MonkeyPatch
@@ -127,6 +131,10 @@ def test_operation_asr_does_not_allow_is_refused(
     message = assert_refused(cluster, "web01", "OperationNotAllowed", "PlannedFailover")
     assert "UnplannedFailover" in message  # what ASR does allow
     assert action_calls(dc) == {}
+
+    set_item_phase(dc, "web01", "Protected")  # ASR allows it again: the failover goes on
+    cluster.wait_phase("web01", "AwaitingCommit")
+    assert action_calls(dc) == {"items.plannedFailover": 1}
 
 
 def test_unknown_vault_is_refused(cluster: Cluster, operator: Operator) -> None:
@@ -141,7 +149,7 @@ def test_unknown_item_is_refused(cluster: Cluster, operator: Operator) -> None:
         activeSite="Azure",
         hyperV={"host": "hv-01", "vmName": "web01"},
     )
-    assert_refused(cluster, "ghost01", "ItemNotFound", "ghost01", "vault-dr")
+    assert_refused(cluster, "ghost01", "ItemNotFound", "ghost01", "spec.protectedItem")
     assert action_calls(operator.dc) == {}
 
 
@@ -166,9 +174,11 @@ def test_wrong_credentials_are_refused(
 
     ready = wait_until(vault_ready, what="the vault's Ready condition")
     assert ready["status"] == "False" and ready["reason"] == "AuthenticationFailed", ready
-    assert "not-the-secret" not in ready["message"]
+    assert "AADSTS7000215" in ready["message"] and "not-the-secret" not in ready["message"]
 
     cluster.create_pvm("web01", activeSite="Azure", vaultRef={"name": "vault-stale"})
-    message = assert_refused(cluster, "web01", "AuthenticationFailed")
+    message = assert_refused(
+        cluster, "web01", "AuthenticationFailed", "vault-stale", "AADSTS7000215", "Secret"
+    )
     assert "not-the-secret" not in message
     assert action_calls(dc) == {}

@@ -131,9 +131,11 @@ def classify(exc: BaseException) -> AsrError:
     """Map an azure-core / azure-identity exception to the gateway's hierarchy."""
     if isinstance(exc, AsrError):
         return exc
-    if isinstance(exc, ClientAuthenticationError) and exc.response is None:
-        # azure-identity failed to get a token; its message names the tenant/client only.
-        return AuthFailed(_first_line(str(exc.message or "authentication failed")))
+    if isinstance(exc, ClientAuthenticationError) and not _error_body(exc):
+        # azure-identity failed to get a token (no ARM error body, perhaps Entra ID's 401):
+        # its message names the tenant/client and the AADSTS reason, never the secret.
+        message = _first_line(str(exc.message or "authentication failed"))
+        return AuthFailed(message, status=exc.status_code)
     if isinstance(exc, ServiceRequestError | ServiceResponseError):
         return Transient(f"connection to ARM failed: {type(exc).__name__}")
     if isinstance(exc, TimeoutError):

@@ -129,6 +129,20 @@ def test_classify_transport_and_auth_errors() -> None:
     assert issubclass(errors.OutcomeUnknown, errors.Transient)
 
 
+def test_classify_entra_id_refusal_keeps_its_reason() -> None:
+    """Entra ID's 401 has no ARM error body: the AADSTS line says what to fix."""
+    aad = _http_error(401, '{"error": "invalid_client", "error_description": "AADSTS7000215"}')
+    exc = ClientAuthenticationError(
+        message="Microsoft Entra ID error '(invalid_client) AADSTS7000215: Invalid client "
+        "secret provided.'\nContent: {...}",
+        response=aad.response,
+    )
+    err = errors.classify(exc)
+    assert type(err) is errors.AuthFailed and err.status == 401
+    assert "AADSTS7000215: Invalid client secret provided" in str(err)
+    assert "Content" not in str(err)
+
+
 def test_parse_time_handles_dotnet_precision_and_sentinels() -> None:
     assert parse_time("2026-01-10T13:31:58.9527784Z") == datetime(
         2026, 1, 10, 13, 31, 58, 952778, tzinfo=UTC
