@@ -38,10 +38,11 @@ def test_throttling_storm_defers_the_failover_which_happens_once(
     # Every write is refused with 429 and Retry-After: 1 while the storm lasts.
     dc.asr.sim.set_throttle_limits(ThrottleLimits(writes=BucketSpec(0, 1)))
     cluster.create_pvm("web01", activeSite="Azure")
-    wait_until(lambda: dc.asr.calls["items.plannedFailover"] >= 3, what="three throttled tries")
+    # The gateway re-sends a 429 after Retry-After a few times; a longer storm reaches the
+    # lifecycle, which drops the intent (ASR created no job) and tries again later.
+    wait_until(lambda: "Deferred" in reasons(cluster, "web01"), what="the deferred failover")
+    assert dc.asr.calls["throttled.writes"] >= 4
     assert asr_jobs(dc, "web01") == []
-    assert "Deferred" in reasons(cluster, "web01")
-    assert cluster.status("web01").get("operation") is None  # no job: the intent was dropped
     dc.asr.sim.set_throttle_limits(ThrottleLimits())  # the storm passes
 
     cluster.wait_phase("web01", "AwaitingCommit")
