@@ -19,7 +19,9 @@ def deleting(cluster: Cluster, name: str) -> dict[str, Any]:
     """Wait until the object is held for deletion and says why; returns its status."""
 
     def held(s: dict[str, Any]) -> bool:
-        ready = next((c for c in s.get("conditions", []) if c["type"] == "Ready"), {})
+        ready: dict[str, Any] = next(
+            (c for c in s.get("conditions", []) if c["type"] == "Ready"), {}
+        )
         return s.get("phase") == "Deleting" and ready.get("reason") == "Deleting"
 
     return cluster.wait_for(name, held, what="the Deleting phase")
