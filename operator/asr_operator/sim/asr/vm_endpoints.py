@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import random
 import threading
 from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
+
+# One 127.N.0.0/16 per simulator in this process: a random start, then in turn, so
+# simulators in one process never share addresses (and rarely across processes).
+_OCTETS = itertools.cycle([*range(random.randint(64, 250), 251), *range(64, 251)])
 
 
 @dataclass
@@ -30,7 +35,7 @@ class VmEndpoints:
     """Allocates loopback IPs and runs listeners on the simulator's event loop."""
 
     ports: tuple[int, ...] = (3389,)
-    _second_octet: int = field(default_factory=lambda: random.randint(64, 250))
+    _second_octet: int = field(default_factory=lambda: next(_OCTETS))
     _next: int = 1
     _vms: dict[str, _Vm] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
