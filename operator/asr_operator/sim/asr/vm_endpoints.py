@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 
 # One 127.N.0.0/16 per simulator in this process: a random start, then in turn, so
 # simulators in one process never share addresses (and rarely across processes).
-_OCTETS = itertools.cycle([*range(random.randint(64, 250), 251), *range(64, 251)])
+_START = random.randint(0, 186)
+_OCTETS = itertools.cycle([64 + (_START + n) % 187 for n in range(187)])
 
 
 @dataclass
