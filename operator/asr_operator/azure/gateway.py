@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import HttpResponseError
@@ -59,6 +59,9 @@ def _creation_option(create_vm_if_not_found: bool) -> str:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+T = TypeVar("T")
 
 
 class AsrGateway:
@@ -128,9 +131,10 @@ class AsrGateway:
         except Exception as e:
             raise classify(e) from None
 
-    async def _collect(self, pager: Any) -> list[Any]:
+    async def _collect(self, pager: Any, convert: Callable[[Any], T]) -> list[T]:
+        """Convert while paging, so SDK models of only one page are alive at a time."""
         try:
-            return [x async for x in pager]
+            return [convert(x) async for x in pager]
         except Exception as e:
             raise classify(e) from None
 
@@ -213,7 +217,7 @@ class AsrGateway:
         pager = self._client.replication_protected_items.list(
             self._rg, self._vault, filter=flt, **self._timeouts
         )
-        return [item_from_sdk(x) for x in await self._collect(pager)]
+        return await self._collect(pager, item_from_sdk)
 
     async def find_item(self, friendly_name: str) -> AsrItem | None:
         """The item whose friendlyName (the Hyper-V VM name) matches, case-insensitively."""
@@ -235,14 +239,14 @@ class AsrGateway:
         pager = self._client.recovery_points.list_by_replication_protected_items(
             self._rg, self._vault, item.fabric, item.container, item.name, **self._timeouts
         )
-        points = [recovery_point_from_sdk(x) for x in await self._collect(pager)]
+        points = await self._collect(pager, recovery_point_from_sdk)
         return sorted(points, key=lambda p: p.time, reverse=True)
 
     async def list_compute_sizes(self, item: AsrItem) -> list[ComputeSize]:
         pager = self._client.target_compute_sizes.list_by_replication_protected_items(
             self._rg, self._vault, item.fabric, item.container, item.name, **self._timeouts
         )
-        return [compute_size_from_sdk(x) for x in await self._collect(pager)]
+        return await self._collect(pager, compute_size_from_sdk)
 
     def _item_args(self, item: AsrItem) -> tuple[str, str, str, str, str]:
         return (self._rg, self._vault, item.fabric, item.container, item.name)
@@ -405,7 +409,7 @@ class AsrGateway:
         pager = self._client.replication_jobs.list(
             self._rg, self._vault, filter=f"StartTime eq '{_iso(since)}'", **self._timeouts
         )
-        return [job_from_sdk(x) for x in await self._collect(pager)]
+        return await self._collect(pager, job_from_sdk)
 
     async def find_jobs_since(
         self, target_object_id: str, since: datetime, target_name: str = ""
@@ -487,7 +491,7 @@ class AsrGateway:
         pager = self._client.replication_recovery_plans.list(
             self._rg, self._vault, **self._timeouts
         )
-        return [plan_from_sdk(x) for x in await self._collect(pager)]
+        return await self._collect(pager, plan_from_sdk)
 
     async def _plan_action(self, plan: str, method: str, *body: Any) -> str:
         op = getattr(self._client.replication_recovery_plans, method)

@@ -23,8 +23,19 @@ class KubeError(Exception):
         self.status = status
 
 
+_CLIENT: kubernetes.client.ApiClient | None = None
+
+
+def _client() -> kubernetes.client.ApiClient:
+    """One client (and connection pool) for the process; urllib3's pool is thread-safe."""
+    global _CLIENT
+    if _CLIENT is None:
+        _CLIENT = kubernetes.client.ApiClient()
+    return _CLIENT
+
+
 def _api() -> kubernetes.client.CustomObjectsApi:
-    return kubernetes.client.CustomObjectsApi()
+    return kubernetes.client.CustomObjectsApi(_client())
 
 
 async def get_object(plural: str, namespace: str, name: str) -> dict[str, Any] | None:
@@ -68,7 +79,7 @@ async def read_secret(namespace: str, name: str) -> tuple[dict[str, bytes], str]
 
     def call() -> tuple[dict[str, bytes], str]:
         try:
-            secret = kubernetes.client.CoreV1Api().read_namespaced_secret(name, namespace)
+            secret = kubernetes.client.CoreV1Api(_client()).read_namespaced_secret(name, namespace)
         except ApiException as e:
             raise KubeError(
                 f"reading Secret {namespace}/{name}: {e.reason}", e.status or 0
