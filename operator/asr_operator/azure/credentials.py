@@ -13,12 +13,13 @@ from azure.identity.aio import (
 )
 
 from asr_operator.azure.config import AsrConfig, AuthType
+from asr_operator.azure.transport import transport_kwargs
 
 
 def build_credential(config: AsrConfig) -> AsyncTokenCredential:
     """The credential for `config.auth`, trusting `config.ca_bundle` and its authority."""
     auth = config.auth
-    common: dict[str, Any] = {"authority": config.authority, "connection_verify": config.verify}
+    common: dict[str, Any] = {"authority": config.authority, **transport_kwargs(config.ca_bundle)}
     if config.custom_authority:
         # msal would otherwise ask login.microsoftonline.com about an unknown authority.
         common["disable_instance_discovery"] = True
@@ -49,7 +50,7 @@ def build_credential(config: AsrConfig) -> AsyncTokenCredential:
         return WorkloadIdentityCredential(**kwargs)
     if auth.type == AuthType.MANAGED_IDENTITY:
         return ManagedIdentityCredential(
-            client_id=auth.client_id or None, connection_verify=config.verify
+            client_id=auth.client_id or None, **transport_kwargs(config.ca_bundle)
         )
     raise ValueError(f"unsupported authentication type {auth.type!r}")
 

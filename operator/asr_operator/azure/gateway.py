@@ -34,6 +34,7 @@ from asr_operator.azure.observe import (
     recovery_point_from_sdk,
 )
 from asr_operator.azure.pacing import PacingPolicy, RateLimit
+from asr_operator.azure.transport import transport_kwargs
 from asr_operator.lifecycle.observed import (
     AsrItem,
     AsrJob,
@@ -94,8 +95,8 @@ class AsrGateway:
             config.subscription_id,
             base_url=config.arm_endpoint,
             credential_scopes=[config.cloud_endpoints.scope],
-            connection_verify=config.verify,
             retry_total=config.read_retries,
+            **transport_kwargs(config.ca_bundle),
             polling_interval=0,
             **kwargs,
         )
