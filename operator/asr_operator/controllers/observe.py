@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 
 from asr_operator.api.protectedvm import ProtectedVMSpec, ProtectedVMStatus
@@ -10,6 +11,7 @@ from asr_operator.azure.observe import arm_segment
 from asr_operator.controllers.clients import VaultClients
 from asr_operator.controllers.refusals import asr_refusal, hyperv_refusal
 from asr_operator.hyperv.errors import HyperVError
+from asr_operator.lifecycle import protectedvm as lifecycle
 from asr_operator.lifecycle.observation import Observation, ObservationError, Wants
 from asr_operator.lifecycle.observed import AsrItem
 from asr_operator.lifecycle.steps import Refusal
@@ -50,8 +52,12 @@ async def observe(
     clients: VaultClients, spec: ProtectedVMSpec, status: ProtectedVMStatus, wants: Wants
 ) -> Observation:
     obs = Observation()
+    if wants.job_name:
+        with contextlib.suppress(AsrError, LookupError):
+            obs = replace(obs, job=await clients.jobs.get(wants.job_name))
     try:
-        item = await resolve_item(clients, spec, status, wants.fresh_item)
+        fresh = lifecycle.needs_fresh_item(wants, obs.job)
+        item = await resolve_item(clients, spec, status, fresh)
     except LookupError as e:
         return replace(obs, item_error=ObservationError(Refusal.NOT_FOUND, str(e)))
     except AsrError as e:
@@ -59,8 +65,6 @@ async def observe(
         return replace(obs, item_error=ObservationError(kind, message))
     obs = replace(obs, item=item)
     try:
-        if wants.job_name:
-            obs = replace(obs, job=await clients.jobs.get(wants.job_name))
         if wants.job_lookup_since is not None:
             jobs = await clients.asr.find_jobs_since(
                 item.name, wants.job_lookup_since, item.friendly_name

@@ -20,6 +20,7 @@ from asr_operator.api.common import (
     CommitMode,
     FailoverType,
     ManagementPolicy,
+    RecoveryPointKind,
     ReverseReplication,
     Site,
     parse_duration,
@@ -191,14 +192,31 @@ def wants(spec: ProtectedVMSpec, status: ProtectedVMStatus) -> Wants:
         and fo.type == FailoverType.UNPLANNED
         and fo.shutdown_source_vm
     )
+    latest = RecoveryPointKind.LATEST.value
+    # "Latest" sends no recovery point id; only a named or derived choice needs the list.
+    points = (
+        (moving and fo.recovery_point != latest)
+        or (drill and tf is not None and tf.recovery_point != latest)
+        or status.phase in (Phase.AWAITING_COMMIT, Phase.CHANGING_RECOVERY_POINT, Phase.STALLED)
+    )
     return Wants(
         job_name=op.job_name if op is not None and op.job_name else None,
         job_lookup_since=lookup,
-        recovery_points=busy or not settled,
+        recovery_points=points,
         compute_sizes=size is not None and size.lower() != held.lower(),
         hyperv=spec.hyper_v is not None and (busy or keep_source_off),
         fresh_item=busy or not settled,
     )
+
+
+def needs_fresh_item(wants: Wants, job: AsrJob | None) -> bool:
+    """While the operation's job runs, the vault-wide item list is recent enough.
+
+    Following a job reads only the (batched) job; the item is read fresh again as soon as
+    the job ends, before anything is decided from the item's state.
+    """
+    running = job is not None and not job.state.terminal
+    return wants.fresh_item and not (wants.job_name is not None and running)
 
 
 # --- The decision ---------------------------------------------------------------------
