@@ -457,6 +457,25 @@ class Vault:
 
     # --- item actions ------------------------------------------------------------------------
 
+    def _shutdown_task(self, item: Item) -> SimTask:
+        return SimTask(
+            "ShutdownVmOnPrimary",
+            "VmShutdownVmOnPrimary",
+            "Shut down the virtual machine",
+            effect=self._power(item, "Off"),
+        )
+
+    def _failover_tasks(self, item: Item) -> list[SimTask]:
+        return [
+            SimTask("FailoverTask", "VmFailover", "Start failover"),
+            SimTask(
+                "StartVmOnSecondary",
+                "VmFoStartVmOnSecondary",
+                "Start the replica virtual machine",
+                effect=self._boot_recovery(item),
+            ),
+        ]
+
     def planned_failover(self, item: Item, body: dict[str, Any]) -> SimJob:
         props = _props(body, required=False)
         direction = str(props.get("failoverDirection") or "PrimaryToRecovery")
@@ -473,20 +492,9 @@ class Vault:
                 "VmPfoPrerequisitesCheck",
                 "Prerequisites check for planned failover",
             ),
-            SimTask(
-                "ShutdownVmOnPrimary",
-                "VmShutdownVmOnPrimary",
-                "Shut down the virtual machine",
-                effect=self._power(item, "Off"),
-            ),
+            self._shutdown_task(item),
             SimTask("PrepareForFailoverTask", "VmPrepareForFailover", "Preparing for failover"),
-            SimTask("FailoverTask", "VmFailover", "Start failover"),
-            SimTask(
-                "StartVmOnSecondary",
-                "VmFoStartVmOnSecondary",
-                "Start the replica virtual machine",
-                effect=self._boot_recovery(item),
-            ),
+            *self._failover_tasks(item),
         ]
         return self._item_job(
             item,
@@ -602,23 +610,8 @@ class Vault:
             )
         ]
         if source_ops == "Required":
-            tasks.append(
-                SimTask(
-                    "ShutdownVmOnPrimary",
-                    "VmShutdownVmOnPrimary",
-                    "Shut down the virtual machine",
-                    effect=self._power(item, "Off"),
-                )
-            )
-        tasks += [
-            SimTask("FailoverTask", "VmFailover", "Start failover"),
-            SimTask(
-                "StartVmOnSecondary",
-                "VmFoStartVmOnSecondary",
-                "Start the replica virtual machine",
-                effect=self._boot_recovery(item),
-            ),
-        ]
+            tasks.append(self._shutdown_task(item))
+        tasks += self._failover_tasks(item)
         return self._item_job(
             item,
             "unplannedFailover",
