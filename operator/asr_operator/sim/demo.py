@@ -264,10 +264,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--time-scale",
         type=float,
-        default=1.0,
+        default=1.5,
         help="wall seconds per simulated second of an ASR job task (smaller is faster)",
     )
-    p.add_argument("--pause", type=float, default=3.0, help="seconds between chapters")
+    p.add_argument("--pause", type=float, default=5.0, help="seconds between chapters")
     p.add_argument("--keep-running", action="store_true", help="leave everything up after")
     p.add_argument("--no-live", action="store_true", help="plain output instead of a live table")
     p.add_argument("--manifests", type=Path, default=None, help="ProtectedVM manifests to apply")
