@@ -62,6 +62,7 @@ class Reason(StrEnum):
     RECOVERY_POINT_NOT_FOUND = "RecoveryPointNotFound"
     OWNED_BY_RECOVERY_PLAN = "OwnedByRecoveryPlan"
     UNSUPPORTED_STATE = "UnsupportedState"
+    PLAN_ACTIONS_NOT_IMPLEMENTED = "PlanActionsNotImplemented"
     # Domain conditions
     HEALTHY = "Healthy"
     DEGRADED = "Degraded"

@@ -77,7 +77,7 @@ def main(argv: Sequence[str]) -> int:
 
         metrics.serve(args.metrics_port)
     # Registers the handlers with kopf's default registry.
-    from asr_operator.controllers import memory, protectedvms, vaults  # noqa: F401
+    from asr_operator.controllers import memory, protectedvms, recoveryplans, vaults  # noqa: F401
 
     kopf.run(
         standalone=True,
