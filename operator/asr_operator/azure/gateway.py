@@ -33,7 +33,7 @@ from asr_operator.azure.observe import (
     plan_from_sdk,
     recovery_point_from_sdk,
 )
-from asr_operator.azure.pacing import PacingPolicy, RateLimit
+from asr_operator.azure.pacing import PRIORITY_OPTION, PacingPolicy, RateLimit
 from asr_operator.azure.transport import transport_kwargs
 from asr_operator.lifecycle.observed import (
     AsrItem,
@@ -63,6 +63,9 @@ def _now() -> datetime:
 
 
 T = TypeVar("T")
+
+# Under throttling, getting VMs running comes first: failovers before commits and the rest.
+_PRIORITY = {"begin_planned_failover": 1, "begin_unplanned_failover": 1}
 
 
 class AsrGateway:
@@ -260,9 +263,10 @@ class AsrGateway:
 
     async def _item_action(self, item: AsrItem, method: str, *body: Any) -> str:
         op = getattr(self._client.replication_protected_items, method)
+        priority = _PRIORITY.get(method, 0)
 
         async def call(**kw: Any) -> Any:
-            return await op(*self._item_args(item), *body, **kw)
+            return await op(*self._item_args(item), *body, **{PRIORITY_OPTION: priority}, **kw)
 
         return await self._act((item.name, item.friendly_name), call, self._item_job(item))
 
@@ -496,9 +500,10 @@ class AsrGateway:
 
     async def _plan_action(self, plan: str, method: str, *body: Any) -> str:
         op = getattr(self._client.replication_recovery_plans, method)
+        priority = _PRIORITY.get(method, 0)
 
         async def call(**kw: Any) -> Any:
-            return await op(self._rg, self._vault, plan, *body, **kw)
+            return await op(self._rg, self._vault, plan, *body, **{PRIORITY_OPTION: priority}, **kw)
 
         async def current() -> str | None:
             p = await self.get_plan(plan)

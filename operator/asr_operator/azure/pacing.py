@@ -9,6 +9,8 @@ arrives (other clients share the principal) empties the bucket until its Retry-A
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +18,9 @@ from typing import Any
 
 from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import AsyncHTTPPolicy, CustomHookPolicy
+
+# Per-call keyword (SDK kwargs reach the pipeline context): a higher value is paced first.
+PRIORITY_OPTION = "asr_operator_priority"
 
 
 @dataclass(frozen=True)
@@ -25,7 +30,11 @@ class RateLimit:
 
 
 class TokenBucket:
-    """An asyncio token bucket; `acquire()` waits for a token."""
+    """An asyncio token bucket; `acquire()` waits for a token, higher priority first.
+
+    Waiters are served by priority, then in arrival order, so in a mass failover the
+    failovers that are still waiting go out before the commits of those already done.
+    """
 
     def __init__(self, limit: RateLimit, clock: Callable[[], float] = time.monotonic) -> None:
         self.limit = limit
@@ -33,7 +42,9 @@ class TokenBucket:
         self._tokens = float(limit.burst)
         self._stamp = clock()
         self._not_before = 0.0
-        self._lock = asyncio.Lock()
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
+        self._pump: asyncio.Task[None] | None = None
         self.waited = 0.0  # total seconds spent waiting (for benchmarks and metrics)
 
     def _refill(self, now: float) -> None:
@@ -41,19 +52,29 @@ class TokenBucket:
         self._tokens = min(self.limit.burst, self._tokens + (now - self._stamp) * rate)
         self._stamp = now
 
-    async def acquire(self) -> None:
-        async with self._lock:
-            while True:
-                now = self._clock()
-                self._refill(now)
-                wait = self._not_before - now
-                if wait <= 0 and self._tokens >= 1:
-                    self._tokens -= 1
-                    return
-                if wait <= 0:
-                    wait = (1 - self._tokens) / max(self.limit.per_second, 1e-9)
-                self.waited += wait
-                await asyncio.sleep(wait)
+    async def acquire(self, priority: int = 0) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (-priority, next(self._seq), future))
+        if self._pump is None or self._pump.done():
+            self._pump = asyncio.create_task(self._serve())
+        await future
+
+    async def _serve(self) -> None:
+        while self._waiters:
+            if self._waiters[0][2].done():  # its caller gave up
+                heapq.heappop(self._waiters)
+                continue
+            now = self._clock()
+            self._refill(now)
+            wait = self._not_before - now
+            if wait <= 0 and self._tokens >= 1:
+                self._tokens -= 1
+                heapq.heappop(self._waiters)[2].set_result(None)
+                continue
+            if wait <= 0:
+                wait = (1 - self._tokens) / max(self.limit.per_second, 1e-9)
+            self.waited += wait
+            await asyncio.sleep(wait)
 
     def throttled(self, retry_after: float) -> None:
         """ARM said 429: send nothing of this kind before Retry-After has passed."""
@@ -88,11 +109,13 @@ class PacingPolicy(AsyncHTTPPolicy[Any, Any]):
 
     async def send(self, request: PipelineRequest[Any]) -> PipelineResponse[Any, Any]:
         self._hooks.on_request(request)
+        # Must leave the options before the transport, which passes them on to aiohttp.
+        priority = int(request.context.options.pop(PRIORITY_OPTION, 0))
         bucket = self.bucket_for(request.http_request.method)
         attempt = 0
         while True:
             if bucket is not None:
-                await bucket.acquire()
+                await bucket.acquire(priority)
             response = await self.next.send(request)
             if response.http_response.status_code != 429:
                 break
