@@ -80,8 +80,23 @@ class Cluster:
             raise
         return True
 
-    def events(self, name: str) -> list[tuple[str, str, str]]:
-        """(type, reason, message) of the Events about one object, oldest first."""
+    def events(self, name: str, settle: float = 0.5) -> list[tuple[str, str, str]]:
+        """(type, reason, message) of the Events about one object, oldest first.
+
+        kopf posts Events from a queue, so they can trail the status they describe: read
+        until the list has not changed for `settle` seconds (at most 5 s).
+        """
+        deadline = time.monotonic() + 5
+        seen = self._events(name)
+        stable_since = time.monotonic()
+        while time.monotonic() - stable_since < settle and time.monotonic() < deadline:
+            time.sleep(0.1)
+            now = self._events(name)
+            if now != seen:
+                seen, stable_since = now, time.monotonic()
+        return seen
+
+    def _events(self, name: str) -> list[tuple[str, str, str]]:
         items = self.core.list_namespaced_event(NS).items
         mine = [e for e in items if e.involved_object and e.involved_object.name == name]
         mine.sort(key=lambda e: (e.metadata.creation_timestamp or 0, e.metadata.name))

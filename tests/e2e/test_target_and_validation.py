@@ -98,8 +98,15 @@ def test_size_the_item_cannot_use_is_refused_with_asrs_reason(
     assert "generation 2" in stalled["message"]  # ASR's own words for why
     assert status["phase"] == "Stalled"
     assert cluster.condition("web01", "Ready")["status"] == "False"
-    warnings = [m for t, r, m in cluster.events("web01") if (t, r) == ("Warning", "InvalidTarget")]
-    assert warnings and "Standard_A1" in warnings[0]
+    # kopf posts Events from a queue, so the Event may trail the status a little.
+    warnings = wait_until(
+        lambda: [
+            m for t, r, m in cluster.events("web01") if (t, r) == ("Warning", "InvalidTarget")
+        ],
+        10,
+        "the InvalidTarget Warning Event",
+    )
+    assert "Standard_A1" in warnings[0]
     calls = dc.asr.calls
     assert calls["items.update"] == 0 and calls["items.plannedFailover"] == 0  # nothing sent
 
