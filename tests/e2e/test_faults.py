@@ -71,12 +71,13 @@ def test_5xx_on_the_action_is_resent_only_after_checking(
     dc = operator.dc
     dc.asr.inject(FaultRule(kind="status", operation="items.plannedFailover", status=503))
     cluster.create_pvm("web01", activeSite="Azure")
-    status = cluster.wait_for(
-        "web01",
-        lambda s: "OutcomeUncertain" in reasons(cluster, "web01"),
-        what="the uncertain outcome",
+    wait_until(
+        lambda: "OutcomeUncertain" in reasons(cluster, "web01"),
+        30,
+        "the uncertain outcome",
     )
-    op = cluster.status("web01")["operation"]
+    status = cluster.status("web01")
+    op = status["operation"]
     assert op["submitted"] is False, op  # the intent stays until a job is found or ruled out
     assert status["phase"] == "FailingOver"
     # No job appears in ASR: after the lookup grace (60 s) the call is sent once more.
