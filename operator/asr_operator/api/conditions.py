@@ -122,6 +122,48 @@ def set_condition(
     return [new if c.type == type_ else c for c in conditions]
 
 
+def set_readiness(
+    conditions: Sequence[Condition],
+    reason: Reason,
+    message: str,
+    generation: int,
+    now: datetime,
+    *,
+    ready: bool,
+    stalled: bool,
+) -> list[Condition]:
+    """Ready / Reconciling / Stalled, kstatus style: at most one of them is True."""
+    t, f = ConditionStatus.TRUE, ConditionStatus.FALSE
+    reconciling = not ready and not stalled
+    conds = set_condition(
+        conditions,
+        ConditionType.READY,
+        t if ready else f,
+        Reason.RECONCILED if ready else reason,
+        message,
+        generation,
+        now,
+    )
+    conds = set_condition(
+        conds,
+        ConditionType.RECONCILING,
+        t if reconciling else f,
+        reason if reconciling else Reason.RECONCILED,
+        message if reconciling else "",
+        generation,
+        now,
+    )
+    return set_condition(
+        conds,
+        ConditionType.STALLED,
+        t if stalled else f,
+        reason if stalled else Reason.RECONCILED,
+        message if stalled else "",
+        generation,
+        now,
+    )
+
+
 def get_condition(conditions: Sequence[Condition], type_: ConditionType) -> Condition | None:
     return next((c for c in conditions if c.type == type_), None)
 

@@ -30,6 +30,7 @@ from asr_operator.api.conditions import (
     ConditionType,
     Reason,
     set_condition,
+    set_readiness,
 )
 from asr_operator.api.protectedvm import (
     ApprovalAction,
@@ -1228,37 +1229,8 @@ def _conditions(
     stalled: bool,
     ready: bool,
 ) -> ProtectedVMStatus:
-    """Ready / Reconciling / Stalled, kstatus style: at most one of them is True."""
-    conds = status.conditions
-    g, now = ctx.generation, ctx.now
-    t, f = ConditionStatus.TRUE, ConditionStatus.FALSE
-    conds = set_condition(
-        conds,
-        ConditionType.READY,
-        t if ready else f,
-        Reason.RECONCILED if ready else reason,
-        message,
-        g,
-        now,
-    )
-    reconciling = not ready and not stalled
-    conds = set_condition(
-        conds,
-        ConditionType.RECONCILING,
-        t if reconciling else f,
-        reason if reconciling else Reason.RECONCILED,
-        message if reconciling else "",
-        g,
-        now,
-    )
-    conds = set_condition(
-        conds,
-        ConditionType.STALLED,
-        t if stalled else f,
-        reason if stalled else Reason.RECONCILED,
-        message if stalled else "",
-        g,
-        now,
+    conds = set_readiness(
+        status.conditions, reason, message, ctx.generation, ctx.now, ready=ready, stalled=stalled
     )
     return status.model_copy(update={"conditions": conds})
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from asr_operator.api.common import Site
-from asr_operator.api.conditions import ConditionStatus, ConditionType, Reason, set_condition
+from asr_operator.api.conditions import Reason, set_readiness
 from asr_operator.api.protectedvm import Phase
 from asr_operator.api.recoveryplan import (
     GroupProgress,
@@ -44,45 +44,32 @@ def report(
     site = observed_site(members)
     running = next((i for i in members if i.current_job_name), None)
     if running is not None:
-        ready, reason = ConditionStatus.FALSE, Reason.OPERATION_IN_PROGRESS
+        ready, reason = False, Reason.OPERATION_IN_PROGRESS
         message = f"ASR job {running.current_job_name} runs on {running.friendly_name}."
         stalled = False
     elif site == spec.active_site:
-        ready, reason, stalled = ConditionStatus.TRUE, Reason.RECONCILED, False
+        ready, reason, stalled = True, Reason.RECONCILED, False
         message = f"All {len(members)} VMs run {spec.active_site.value}, as desired."
     else:
-        ready, reason, stalled = ConditionStatus.FALSE, Reason.PLAN_ACTIONS_NOT_IMPLEMENTED, True
+        ready, reason, stalled = False, Reason.PLAN_ACTIONS_NOT_IMPLEMENTED, True
         where = site.value if site is not None else "in both sites"
         message = (
             f"The plan's VMs run {where}; spec asks for {spec.active_site.value}. The operator "
             "does not run recovery plan operations yet: fail the plan over in ASR, or manage "
             "its VMs with ProtectedVMs."
         )
-    g, now = ctx.generation, ctx.now
-    t, f = ConditionStatus.TRUE, ConditionStatus.FALSE
-    conds = set_condition(status.conditions, ConditionType.READY, ready, reason, message, g, now)
-    conds = set_condition(
-        conds,
-        ConditionType.STALLED,
-        t if stalled else f,
-        reason if stalled else Reason.RECONCILED,
-        message if stalled else "",
-        g,
-        now,
-    )
-    busy = running is not None
-    conds = set_condition(
-        conds,
-        ConditionType.RECONCILING,
-        t if busy else f,
-        reason if busy else Reason.RECONCILED,
-        message if busy else "",
-        g,
-        now,
+    conds = set_readiness(
+        status.conditions,
+        reason,
+        message,
+        ctx.generation,
+        ctx.now,
+        ready=ready,
+        stalled=stalled,
     )
     return status.model_copy(
         update={
-            "observed_generation": g,
+            "observed_generation": ctx.generation,
             "phase": Phase.STALLED if stalled else Phase.OBSERVING,
             "active_site": site,
             "job": f"{running.current_scenario}" if running is not None else "",
@@ -94,7 +81,7 @@ def report(
             "vms": [
                 VMOutcome(name=i.friendly_name, state=i.active_location.value) for i in members
             ],
-            "last_checked_time": now,
+            "last_checked_time": ctx.now,
             "conditions": conds,
         }
     )
