@@ -49,7 +49,7 @@ async def check(namespace: str, name: str, body: dict[str, Any]) -> None:
     count: int | None = None
     try:
         clients = await REGISTRY.get(namespace, name)
-        count = len(await clients.asr.list_items())
+        count = len(await clients.items.items())  # the list idle ProtectedVMs share
         ready = (ConditionStatus.TRUE, Reason.ARM_REACHABLE, f"ASR vault answers; {count} items")
         hosts = await _hosts(clients)
     except VaultUnavailable as e:
