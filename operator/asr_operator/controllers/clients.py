@@ -42,12 +42,10 @@ class _Refresher:
     def __init__(self, refresh: Callable[[], Coroutine[Any, Any, None]]) -> None:
         self._refresh = refresh
         self._task: asyncio.Task[None] | None = None
-        self.count = 0
 
     async def run(self) -> None:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._refresh())
-            self.count += 1
         await asyncio.shield(self._task)
 
 
@@ -89,10 +87,6 @@ class JobPoller:
         self._cache: dict[str, tuple[float, AsrJob]] = {}
         self._wanted: dict[str, float] = {}
         self._refresher = _Refresher(self._poll)
-
-    @property
-    def polls(self) -> int:
-        return self._refresher.count
 
     async def get(self, name: str) -> AsrJob:
         self._wanted[name] = time.monotonic()
