@@ -9,6 +9,7 @@ import pytest
 
 from asr_operator.api import protectedvm as pvm
 from asr_operator.api.conditions import ConditionStatus, ConditionType, Reason, get_condition
+from asr_operator.api.operation import IntentAction
 from asr_operator.api.protectedvm import (
     OperationStatus,
     OperationType,
@@ -24,11 +25,13 @@ from asr_operator.lifecycle.observed import (
     ComputeSize,
     HyperVDisk,
     JobState,
+    NicSettings,
     PowerState,
     TargetSettings,
 )
 from asr_operator.lifecycle.steps import (
     Accepted,
+    Action,
     Done,
     Probe,
     ProbeResult,
@@ -42,12 +45,20 @@ from asr_operator.lifecycle.steps import (
     StartCommit,
     StartFailback,
     StartFailover,
+    StartPlanCommit,
+    StartPlanFailback,
+    StartPlanFailover,
+    StartPlanReprotect,
+    StartPlanTestFailover,
+    StartPlanTestFailoverCleanup,
     StartReprotect,
     StartTestFailover,
     StartTestFailoverCleanup,
     StartUpdateTarget,
     Submit,
     Wait,
+    action_from_intent,
+    action_to_intent,
 )
 from tests.unit.lifecycle_world import POINTS, T0, item, spec, vm
 
@@ -497,9 +508,19 @@ def test_suspended_test_failover_job_means_drill_active():
 # --- Intent, restart, re-attachment --------------------------------------------------------------
 
 
+RECORDED = StartFailover(planned=True, recovery_point_id=None, shutdown_source=True)
+
+
 def intent(
-    type_: OperationType = OperationType.FAILOVER, attempt: int = 1, age: float = 120
+    type_: OperationType = OperationType.FAILOVER,
+    attempt: int = 1,
+    age: float = 120,
+    action: Action | None = RECORDED,
 ) -> ProtectedVMStatus:
+    recorded = None
+    if action is not None:
+        kind, parameters = action_to_intent(action)
+        recorded = IntentAction(kind=kind, target=item().id, parameters=parameters)
     op = OperationStatus(
         run_id="r1",
         type=type_,
@@ -507,6 +528,7 @@ def intent(
         generation=1,
         attempt=attempt,
         detail="Planned",
+        action=recorded,
     )
     return ProtectedVMStatus(operation=op)
 
@@ -538,6 +560,63 @@ def test_checked_absence_allows_one_resend():
     assert isinstance(d.step, Submit) and isinstance(d.step.action, StartFailover)
     assert d.status.operation is not None and d.status.operation.attempt == 2
     assert d.status.operation.run_id == "r1"
+
+
+def test_resend_sends_the_recorded_request_not_one_rebuilt_from_the_spec():
+    # The spec moved on (unplanned, another recovery point) after the intent was written.
+    changed = spec(
+        activeSite="Azure", failover={"type": "Unplanned", "recoveryPoint": "LatestProcessed"}
+    )
+    d = decide(changed, obs(intent_jobs=()), intent())
+    assert d.step == Submit(RECORDED)
+
+
+def test_intent_records_the_exact_request_and_its_target():
+    d = decide(spec(activeSite="Azure", failover={"recoveryPoint": "p2"}), obs())
+    op = d.status.operation
+    assert op is not None and op.action is not None
+    assert op.action.target == item().id
+    assert isinstance(d.step, Submit)
+    assert action_from_intent(op.action.kind, op.action.parameters) == d.step.action
+
+
+def test_intent_without_recorded_request_is_never_resent():
+    d = decide(spec(activeSite="Azure"), obs(intent_jobs=()), intent(action=None))
+    assert isinstance(d.step, Stall) and d.step.reason == Reason.OUTCOME_UNKNOWN
+    assert "older operator version" in d.step.message
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        RECORDED,
+        StartFailover(planned=False, recovery_point_id="/rp/p1", shutdown_source=False),
+        StartTestFailover("/subscriptions/s/n", None),
+        StartTestFailoverCleanup("asr-operator: cleanup because x"),
+        StartCommit(),
+        StartApplyRecoveryPoint("/rp/p2"),
+        StartFailback("ForDownTime", True),
+        StartReprotect(),
+        StartUpdateTarget(
+            TargetSettings(
+                vm_name="web-01",
+                size="Standard_D4s_v3",
+                use_managed_disks=True,
+                nics=(NicSettings("nic-1", "app", "10.0.0.4"),),
+                tags=(("app", "web"), ("tier", "front")),
+            )
+        ),
+        ResumeJob("job-1", "ok"),
+        StartPlanFailover(True, "LatestProcessed", True),
+        StartPlanTestFailover("/subscriptions/s/n", "Latest"),
+        StartPlanTestFailoverCleanup("done"),
+        StartPlanCommit(),
+        StartPlanFailback("ForSynchronization", False),
+        StartPlanReprotect(),
+    ],
+)
+def test_every_action_survives_the_intent_round_trip(action):  # type: ignore[no-untyped-def]
+    assert action_from_intent(*action_to_intent(action)) == action
 
 
 def test_outcome_unknown_after_attempts():

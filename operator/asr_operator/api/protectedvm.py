@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field
@@ -20,7 +19,14 @@ from asr_operator.api.common import (
     ReverseReplication,
     Site,
 )
-from asr_operator.api.conditions import Condition
+from asr_operator.api.operation import AzureVM, OperationalStatus
+
+# The shared operation types, re-exported where callers first knew them.
+from asr_operator.api.operation import FailureMemo as FailureMemo
+from asr_operator.api.operation import OperationStatus as OperationStatus
+from asr_operator.api.operation import OperationType as OperationType
+from asr_operator.api.operation import Phase as Phase
+from asr_operator.api.operation import TestFailoverStatus as TestFailoverStatus
 
 KIND = "ProtectedVM"
 PLURAL = "protectedvms"
@@ -136,96 +142,6 @@ class ProtectedVMSpec(ApiModel):
     management_policy: ManagementPolicy = ManagementPolicy.FULL
 
 
-class Phase(StrEnum):
-    PENDING = "Pending"
-    PROTECTED = "Protected"
-    UPDATING_TARGET = "UpdatingTarget"
-    VALIDATING = "Validating"
-    FAILING_OVER = "FailingOver"
-    AWAITING_COMMIT = "AwaitingCommit"
-    CHANGING_RECOVERY_POINT = "ChangingRecoveryPoint"
-    COMMITTING = "Committing"
-    FAILED_OVER = "FailedOver"
-    FAILING_BACK = "FailingBack"
-    AWAITING_FAILBACK_COMMIT = "AwaitingFailbackCommit"
-    COMMITTING_FAILBACK = "CommittingFailback"
-    AWAITING_REVERSE_REPLICATION = "AwaitingReverseReplication"
-    REVERSING_REPLICATION = "ReversingReplication"
-    TEST_FAILING_OVER = "TestFailingOver"
-    TEST_FAILOVER_ACTIVE = "TestFailoverActive"
-    CLEANING_UP_TEST_FAILOVER = "CleaningUpTestFailover"
-    STALLED = "Stalled"
-    OBSERVING = "Observing"
-    DELETING = "Deleting"
-
-
-class OperationType(StrEnum):
-    UPDATE_TARGET = "UpdateTarget"
-    FAILOVER = "Failover"
-    CHANGE_RECOVERY_POINT = "ChangeRecoveryPoint"
-    COMMIT = "Commit"
-    FAILBACK = "Failback"
-    FAILBACK_COMMIT = "FailbackCommit"
-    REVERSE_REPLICATION = "ReverseReplication"
-    TEST_FAILOVER = "TestFailover"
-    TEST_FAILOVER_CLEANUP = "TestFailoverCleanup"
-
-
-class ApprovalAction(StrEnum):
-    COMMIT = "Commit"
-    COMPLETE_FAILBACK = "CompleteFailback"
-    FAILBACK_COMMIT = "FailbackCommit"
-    REVERSE_REPLICATION = "ReverseReplication"
-    TEST_FAILOVER_CLEANUP = "TestFailoverCleanup"
-
-
-class OperationResult(StrEnum):
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-    ABANDONED = "Abandoned"
-
-
-class OperationStatus(ApiModel):
-    """The one operation in flight. Written before the ASR call (the persisted intent)."""
-
-    run_id: str
-    type: OperationType
-    requested_at: datetime
-    generation: int = 0
-    attempt: int = 1
-    # True once ASR answered the call; False while the outcome of the call is unknown.
-    submitted: bool = False
-    submitted_at: datetime | None = None
-    job_name: str = ""
-    job_state: str = ""
-    tasks_done: int = 0
-    tasks_total: int = 0
-    current_task: str = ""
-    recovery_point: str = ""
-    recovery_point_id: str = ""
-    detail: str = ""
-    resume_requested_at: datetime | None = None
-
-
-class HistoryEntry(ApiModel):
-    run_id: str
-    type: OperationType
-    result: OperationResult
-    started_at: datetime
-    ended_at: datetime
-    duration_seconds: float
-    job_name: str = ""
-    recovery_point: str = ""
-    error: str = ""
-
-
-class AwaitingApproval(ApiModel):
-    action: ApprovalAction
-    token: str
-    message: str
-    since: datetime
-
-
 class AsrObserved(ApiModel):
     item_id: str = ""
     protection_state: str = ""
@@ -256,20 +172,6 @@ class TargetObserved(ApiModel):
     differences: list[str] = Field(default_factory=list)
 
 
-class AzureVM(ApiModel):
-    name: str = ""
-    size: str = ""
-    ips: list[str] = Field(default_factory=list)
-    connect: str = ""
-
-
-class TestFailoverStatus(ApiModel):
-    last_request_id: str = ""
-    started_at: datetime | None = None
-    cleanup_at: datetime | None = None
-    test_vm: AzureVM | None = Field(default=None, alias="testVM")
-
-
 class ValidationStatus(ApiModel):
     started_at: datetime
     attempts: int = 0
@@ -278,30 +180,9 @@ class ValidationStatus(ApiModel):
     passed: bool = False
 
 
-class FailureMemo(ApiModel):
-    """Failures of the same operation for the same generation; bounds automatic retries."""
-
-    type: OperationType
-    generation: int
-    count: int
-    last_at: datetime
-    message: str
-
-
-class ProtectedVMStatus(ApiModel):
-    observed_generation: int | None = None
-    phase: Phase | None = None
-    active_site: Site | None = None
-    job: str = Field(default="", description="The running ASR job, for printer columns.")
+class ProtectedVMStatus(OperationalStatus):
     asr: AsrObserved | None = None
     target: TargetObserved | None = None
     azure_vm: AzureVM | None = Field(default=None, alias="azureVM")
-    operation: OperationStatus | None = None
-    awaiting_approval: AwaitingApproval | None = None
     applied_recovery_point: str = ""
     validation: ValidationStatus | None = None
-    test_failover: TestFailoverStatus | None = None
-    last_operation: HistoryEntry | None = None
-    history: list[HistoryEntry] = Field(default_factory=list, max_length=20)
-    failures: FailureMemo | None = None
-    conditions: list[Condition] = Field(default_factory=list)

@@ -16,15 +16,8 @@ from asr_operator.api.common import (
     ReverseReplication,
     Site,
 )
-from asr_operator.api.conditions import Condition
-from asr_operator.api.protectedvm import (
-    AwaitingApproval,
-    Failback,
-    HistoryEntry,
-    OperationStatus,
-    Phase,
-    TestFailover,
-)
+from asr_operator.api.operation import OperationalStatus
+from asr_operator.api.protectedvm import Failback, TestFailover
 
 KIND = "RecoveryPlan"
 PLURAL = "recoveryplans"
@@ -80,18 +73,9 @@ class VMOutcome(ApiModel):
     message: str = ""
 
 
-class RecoveryPlanStatus(ApiModel):
-    observed_generation: int | None = None
-    phase: Phase | None = None
-    active_site: Site | None = None
-    job: str = Field(default="", description="The running ASR job, for printer columns.")
+class RecoveryPlanStatus(OperationalStatus):
     allowed_operations: list[str] = Field(default_factory=list)
     item_count: int | None = None
-    operation: OperationStatus | None = None
-    awaiting_approval: AwaitingApproval | None = None
     groups: list[GroupProgress] = Field(default_factory=list)
     vms: list[VMOutcome] = Field(default_factory=list)
-    last_operation: HistoryEntry | None = None
-    history: list[HistoryEntry] = Field(default_factory=list, max_length=20)
     last_checked_time: datetime | None = None
-    conditions: list[Condition] = Field(default_factory=list)

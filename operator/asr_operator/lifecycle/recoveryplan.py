@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from asr_operator.api.common import Site
 from asr_operator.api.conditions import Reason, set_readiness
-from asr_operator.api.protectedvm import Phase
+from asr_operator.api.operation import Phase
 from asr_operator.api.recoveryplan import (
     GroupProgress,
     RecoveryPlanSpec,

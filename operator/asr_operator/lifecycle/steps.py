@@ -7,11 +7,14 @@ to do (`Done`), or let a deleted object go (`Release`). There is no step that ca
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from asr_operator.api.conditions import Reason
-from asr_operator.lifecycle.observed import TargetSettings
+from asr_operator.lifecycle.observed import NicSettings, TargetSettings
 
 # --- ASR actions ---------------------------------------------------------------------
 
@@ -66,6 +69,44 @@ class ResumeJob:
     comments: str
 
 
+# Recovery plan actions: a plan fails over to a recovery point *kind* (ASR has no named
+# point for a plan) and has no change of recovery point or target settings of its own.
+
+
+@dataclass(frozen=True)
+class StartPlanFailover:
+    planned: bool
+    recovery_point_type: str  # Latest | LatestProcessed | LatestApplicationConsistent
+    shutdown_source: bool
+
+
+@dataclass(frozen=True)
+class StartPlanTestFailover:
+    network_id: str
+    recovery_point_type: str
+
+
+@dataclass(frozen=True)
+class StartPlanTestFailoverCleanup:
+    comments: str
+
+
+@dataclass(frozen=True)
+class StartPlanCommit:
+    pass
+
+
+@dataclass(frozen=True)
+class StartPlanFailback:
+    data_sync: str  # ASR's value: ForDownTime | ForSynchronization
+    create_vm_if_not_found: bool
+
+
+@dataclass(frozen=True)
+class StartPlanReprotect:
+    pass
+
+
 Action = (
     StartFailover
     | StartTestFailover
@@ -76,7 +117,54 @@ Action = (
     | StartReprotect
     | StartUpdateTarget
     | ResumeJob
+    | StartPlanFailover
+    | StartPlanTestFailover
+    | StartPlanTestFailoverCleanup
+    | StartPlanCommit
+    | StartPlanFailback
+    | StartPlanReprotect
 )
+
+_ACTIONS: dict[str, type[Any]] = {
+    cls.__name__: cls
+    for cls in (
+        StartFailover,
+        StartTestFailover,
+        StartTestFailoverCleanup,
+        StartCommit,
+        StartApplyRecoveryPoint,
+        StartFailback,
+        StartReprotect,
+        StartUpdateTarget,
+        ResumeJob,
+        StartPlanFailover,
+        StartPlanTestFailover,
+        StartPlanTestFailoverCleanup,
+        StartPlanCommit,
+        StartPlanFailback,
+        StartPlanReprotect,
+    )
+}
+
+
+def action_to_intent(action: Action) -> tuple[str, str]:
+    """The action as (kind, canonical JSON parameters), for the persisted intent."""
+    return type(action).__name__, json.dumps(dataclasses.asdict(action), sort_keys=True)
+
+
+def action_from_intent(kind: str, parameters: str) -> Action:
+    """The action an intent recorded, exactly; `action_to_intent` in reverse."""
+    cls = _ACTIONS.get(kind)
+    if cls is None:
+        raise ValueError(f"unknown ASR action {kind!r} in the intent")
+    params: dict[str, Any] = json.loads(parameters)
+    if cls is StartUpdateTarget:
+        settings = dict(params["settings"])
+        settings["nics"] = tuple(NicSettings(**n) for n in settings.get("nics", ()))
+        settings["tags"] = tuple((str(k), str(v)) for k, v in settings.get("tags", ()))
+        return StartUpdateTarget(TargetSettings(**settings))
+    action: Action = cls(**params)
+    return action
 
 
 # --- Steps ---------------------------------------------------------------------------
@@ -127,6 +215,17 @@ class Release:
 
 
 Step = Submit | Probe | ShutdownSourceVM | Wait | Stall | Done | Release
+
+
+def describe(step: Step) -> str:
+    """A step in words, for the Reconciling condition's message."""
+    if isinstance(step, Submit):
+        return f"Calling ASR: {type(step.action).__name__}."
+    if isinstance(step, Probe):
+        return f"Probing the Azure VM on {', '.join(f'{h}:{p}' for h, p in step.targets)}."
+    if isinstance(step, ShutdownSourceVM):
+        return f"Turning off {step.vm_name} on {step.host}."
+    return type(step).__name__
 
 
 # --- Outcomes the controller reports back ---------------------------------------------
