@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
+from pydantic import ValidationError
 
 from asr_operator.azure import AsrGateway, NotAllowed
 from asr_operator.lifecycle.observed import ActiveLocation, AsrJob, AsrTask, JobState
@@ -291,3 +294,34 @@ async def test_a_member_failing_in_a_test_failover(
     assert group_task(job, "Boot 2").state == JobState.NOT_STARTED
     for vm in ("db01", "web01", "app01", "file01"):
         assert (await item(gateway, vm)).test_failover_state == "None", vm
+
+
+# --- ASR's limit: 100 VMs per plan ---------------------------------------------------------
+
+HUNDRED = [f"vm{n:04d}" for n in range(100)]
+
+
+@pytest.mark.parametrize(
+    "scenario", [with_plan([HUNDRED[:34], HUNDRED[34:67], HUNDRED[67:]], 100, 0.05)]
+)
+async def test_a_100_vm_plan_fails_over(sim: AsrSimulatorThread, gateway: AsrGateway) -> None:
+    began = time.monotonic()
+    job = await run(gateway, gateway.start_plan_planned_failover("plan-x"))
+    took = time.monotonic() - began
+    print(f"100-VM plan failover in 3 groups at taskSeconds 0.05: {took:.2f}s")
+    assert took < 10
+    assert len(group_task(job, "Failover").children) == 100
+    assert [len(group_task(job, f"Boot {n}").children) for n in (1, 2, 3)] == [34, 33, 33]
+    items = await gateway.list_items(recovery_plan="plan-x")
+    assert len(items) == 100
+    assert {i.protection_state for i in items} == {"PlannedFailoverCommitRequired"}
+    assert "Commit" in (await gateway.get_plan("plan-x")).allowed_operations
+
+
+def test_a_plan_of_more_than_100_vms_is_refused() -> None:
+    vms = [f"vm{n:04d}" for n in range(101)]
+    with pytest.raises(ValidationError, match="'too-big' has 101 VMs; ASR allows at most 100"):
+        Scenario.model_validate({"plans": [{"name": "too-big", "groups": [{"vms": vms}]}]})
+    with pytest.raises(ValidationError, match="'plan-x' has 101 VMs"):
+        with_plan([vms[:50], vms[50:]], 101)
+    assert len(with_plan([vms[:50], vms[50:100]], 101).plans[-1].groups) == 2
