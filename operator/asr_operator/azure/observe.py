@@ -199,16 +199,25 @@ def _job_error(e: Any) -> AsrErrorDetail:
     )
 
 
+def _errors(obj: Any) -> tuple[AsrErrorDetail, ...]:
+    return tuple(_job_error(e) for e in _list(obj, "errors"))
+
+
 def _task(t: Any) -> AsrTask:
     custom = field_of(t, "customDetails")
     group = field_of(t, "groupTaskCustomDetails")
     manual = _str(custom, "instanceType") == "ManualActionTaskDetails"
+    child_job = field_of(custom, "jobTask")  # JobTaskDetails: a child job (one VM's part)
     return AsrTask(
         name=_str(t, "name") or _str(t, "taskId"),
         friendly_name=_str(t, "friendlyName"),
         state=_job_state(_str(t, "state")),
         instructions=_str(custom, "instructions") if manual else "",
         group=_str(group, "name"),
+        children=tuple(_task(c) for c in _list(group, "childTasks")),
+        target_name=_str(child_job, "targetObjectName"),
+        target_id=_str(child_job, "targetObjectId"),
+        errors=_errors(t),
     )
 
 
@@ -222,7 +231,7 @@ def job_from_sdk(model: Any) -> AsrJob:
         friendly_name=_str(props, "friendlyName"),
         tasks=tuple(_task(t) for t in _list(props, "tasks")),
         allowed_actions=frozenset(str(a) for a in _list(props, "allowedActions")),
-        errors=tuple(_job_error(e) for e in _list(props, "errors")),
+        errors=_errors(props),
         start_time=parse_time(field_of(props, "startTime")),
         end_time=parse_time(field_of(props, "endTime")),
         target_object_id=_str(props, "targetObjectId"),

@@ -67,6 +67,12 @@ class AsrTask:
     instructions: str = ""
     # For plan jobs: the group this task belongs to ("Shutdown", "Failover", "Boot 1", ...).
     group: str = ""
+    # For a plan's group task: one child task per VM the group acts on (childTasks).
+    children: tuple[AsrTask, ...] = ()
+    # For a child task (JobTaskDetails): the VM its child job acts on (jobTask.targetObject*).
+    target_name: str = ""
+    target_id: str = ""
+    errors: tuple[AsrErrorDetail, ...] = ()
 
 
 @dataclass(frozen=True)

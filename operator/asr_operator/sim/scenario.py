@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # Deterministic ids, so a scenario gives the same ARM ids every run.
 _NS = uuid.UUID("6f1c0e2a-7d3b-4c55-9a51-3f0d2f9b8e10")
@@ -102,9 +102,23 @@ class PlanGroup(_Model):
     actions: list[PlanAction] = Field(default_factory=list)
 
 
+# ASR's limit: "Number of servers per recovery plan | 100" (reference section 6.1).
+MAX_PLAN_VMS = 100
+
+
 class Plan(_Model):
     name: str
     groups: list[PlanGroup] = Field(default_factory=list)  # Boot groups 1..7
+
+    @model_validator(mode="after")
+    def _within_asr_limit(self) -> Plan:
+        count = sum(len(g.vms) for g in self.groups)
+        if count > MAX_PLAN_VMS:
+            raise ValueError(
+                f"recovery plan {self.name!r} has {count} VMs; ASR allows at most "
+                f"{MAX_PLAN_VMS} per recovery plan"
+            )
+        return self
 
 
 class ComputeSizeSpec(_Model):

@@ -17,7 +17,14 @@ from azure.core.rest._http_response_impl import HttpResponseImpl
 
 from asr_operator.azure import AsrConfig, AuthConfig, AuthType, build_credential, errors
 from asr_operator.azure.job_ids import job_name_from_headers, job_name_from_url
-from asr_operator.azure.observe import field_of, item_from_sdk, parse_time, target_settings
+from asr_operator.azure.observe import (
+    field_of,
+    item_from_sdk,
+    job_from_sdk,
+    parse_time,
+    target_settings,
+)
+from asr_operator.lifecycle.observed import JobState
 
 VAULT = (
     "https://management.azure.com/Subscriptions/sub/resourceGroups/rg/providers/"
@@ -198,6 +205,95 @@ def test_item_from_2017_shaped_body() -> None:
     assert (it.fabric, it.container, it.friendly_name) == ("site", "cloud_1", "VM1")
     assert it.current_scenario == "PlannedFailover" and it.current_job_name == JOB
     assert it.rpo_seconds == 12 and [e.code for e in it.health_errors] == ["1"]
+
+
+def _child_task(vm: str, vm_id: str, state: str, errors: list[Any]) -> dict[str, Any]:
+    """A JobTaskDetails child task as reference 4.2 describes it (values invented)."""
+    return {
+        "taskId": f"{vm}-start",
+        "name": "VmFoStartVmOnSecondary",
+        "startTime": "2026-01-10T13:40:00.1234567Z",
+        "endTime": "2026-01-10T13:41:00.1234567Z",
+        "allowedActions": [],
+        "friendlyName": f"Start the replica virtual machine ({vm})",
+        "state": state,
+        "stateDescription": "Failed" if errors else "Completed",
+        "taskType": "JobTaskDetails",
+        "customDetails": {
+            "instanceType": "JobTaskDetails",
+            "jobTask": {
+                "jobId": "/Subscriptions/s/resourceGroups/rg/providers/Microsoft.RecoveryServices/"
+                f"vaults/v/replicationJobs/{vm}-job",
+                "jobFriendlyName": "Planned failover",
+                "targetObjectId": vm_id,
+                "targetObjectName": vm,
+                "targetInstanceType": "ProtectionEntity",
+                "jobScenarioName": "PlannedFailover",
+            },
+        },
+        "groupTaskCustomDetails": None,
+        "errors": errors,
+    }
+
+
+def test_plan_job_child_tasks_parse_through_the_sdk_model() -> None:
+    from azure.mgmt.recoveryservicessiterecovery import models as m
+    from azure.mgmt.recoveryservicessiterecovery._utils.model_base import _deserialize
+
+    provider_error = {
+        "serviceErrorDetails": None,
+        "providerErrorDetails": {
+            "errorCode": 70094,
+            "errorMessage": "The VM did not start.",
+            "errorId": "e1",
+            "possibleCauses": "Boot failure.",
+            "recommendedAction": "Check the VM's boot diagnostics.",
+        },
+        "errorLevel": "Error",
+        "creationTime": "2026-01-10T13:41:00Z",
+        "taskId": "db01-start",
+    }
+    body = {
+        "id": f"/Subscriptions/s/replicationJobs/{JOB}",
+        "name": JOB,
+        "properties": {
+            "scenarioName": "PlannedFailover",
+            "state": "Failed",
+            "tasks": [
+                {
+                    "taskId": "BootGroupTask",
+                    "name": "Group1",
+                    "friendlyName": "Group 1: Start virtual machines",
+                    "state": "Failed",
+                    "taskType": "TaskDetails",
+                    "customDetails": {"instanceType": "TaskDetails"},
+                    "groupTaskCustomDetails": {
+                        "instanceType": "RecoveryPlanGroupTaskDetails",
+                        "name": "Boot 1",
+                        "groupId": "1",
+                        "rpGroupType": "Boot",
+                        "childTasks": [
+                            _child_task("db01", "vm-guid-1", "Failed", [provider_error]),
+                            _child_task("web01", "vm-guid-2", "Succeeded", []),
+                        ],
+                    },
+                    "errors": [],
+                }
+            ],
+            "errors": [],
+        },
+    }
+    for model in (body, _deserialize(m.Job, body)):
+        job = job_from_sdk(model)
+        (group,) = job.tasks
+        assert group.group == "Boot 1" and group.target_name == "" and group.errors == ()
+        db, web = group.children
+        assert (db.target_name, db.target_id, db.state) == ("db01", "vm-guid-1", JobState.FAILED)
+        assert db.name == "VmFoStartVmOnSecondary" and db.children == ()
+        (err,) = db.errors
+        assert (err.code, err.message) == ("70094", "The VM did not start.")
+        assert err.recommended_action == "Check the VM's boot diagnostics."
+        assert (web.target_name, web.state, web.errors) == ("web01", JobState.SUCCEEDED, ())
 
 
 def test_config_endpoints_and_authority() -> None:

@@ -2,13 +2,34 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
+from pydantic import ValidationError
 
 from asr_operator.azure import AsrGateway, NotAllowed
-from asr_operator.lifecycle.observed import ActiveLocation, JobState
-from asr_operator.sim.asr import AsrSimulatorThread
-from tests.component.asr.conftest import VNET, item, run, wait_job
+from asr_operator.lifecycle.observed import ActiveLocation, AsrJob, AsrTask, JobState
+from asr_operator.sim.asr import AsrSimulatorThread, JobFailure
+from asr_operator.sim.scenario import Plan, Scenario
+from tests.component.asr.conftest import VNET, item, make_scenario, run, wait_job
 from tests.component.asr.test_items import answers, power
+
+
+def with_plan(groups: list[list[str]], vm_count: int = 0, task_seconds: float = 0.01) -> Scenario:
+    """The usual scenario plus plan `plan-x` with these Boot groups."""
+    sc = make_scenario(vm_count, task_seconds)
+    sc.plans.append(Plan.model_validate({"name": "plan-x", "groups": [{"vms": g} for g in groups]}))
+    return sc
+
+
+def group_task(job: AsrJob, group: str) -> AsrTask:
+    """The group's task that acts on VMs (not a manual action)."""
+    (task,) = [t for t in job.tasks if t.group == group and t.children]
+    return task
+
+
+def outcome(task: AsrTask) -> dict[str, JobState]:
+    return {c.target_name: c.state for c in task.children}
 
 
 async def test_plan_shape(gateway: AsrGateway) -> None:
@@ -106,3 +127,201 @@ async def test_plan_action_refused_when_an_item_is_not_ready(gateway: AsrGateway
     await run(gateway, gateway.start_planned_failover(await item(gateway, "db01")))
     with pytest.raises(NotAllowed):
         await gateway.start_plan_test_failover("plan-web", VNET)
+
+
+# --- per-VM outcome: child tasks of the group tasks ---------------------------------------
+
+
+async def test_plan_job_has_a_child_task_per_vm_in_each_group(
+    sim: AsrSimulatorThread, gateway: AsrGateway
+) -> None:
+    db, web = await item(gateway, "db01"), await item(gateway, "web01")
+    name = await gateway.start_plan_planned_failover("plan-web")
+    job = await wait_job(gateway, name, JobState.SUSPENDED)  # at Boot 2's manual action
+    assert outcome(group_task(job, "Shutdown")) == {
+        "db01": JobState.SUCCEEDED,
+        "web01": JobState.SUCCEEDED,
+    }
+    assert outcome(group_task(job, "Boot 1")) == {"db01": JobState.SUCCEEDED}
+    assert outcome(group_task(job, "Boot 2")) == {"web01": JobState.NOT_STARTED}
+    assert job.current_task is not None and job.current_task.children == ()  # manual action
+    await gateway.resume_job(name, "DNS switched")
+    job = await wait_job(gateway, name)
+    assert job.state == JobState.SUCCEEDED
+    for group, vms in (
+        ("Shutdown", {"db01", "web01"}),
+        ("Failover", {"db01", "web01"}),
+        ("Boot 1", {"db01"}),
+        ("Boot 2", {"web01"}),
+    ):
+        task = group_task(job, group)
+        assert outcome(task) == dict.fromkeys(vms, JobState.SUCCEEDED), group
+        assert {c.target_id for c in task.children} == {
+            i.name for i in (db, web) if i.friendly_name in vms
+        }
+        assert all(c.errors == () and c.children == () for c in task.children)
+    shutdown = group_task(job, "Shutdown").children
+    assert {c.name for c in shutdown} == {"VmShutdownVmOnPrimary"}
+
+    # The wire shape, typed by the SDK: JobTaskDetails pointing at each VM's child job.
+    sc = sim.sim.scenario
+    model = await gateway._client.replication_jobs.get(sc.resource_group, sc.vault, name)
+    boot1 = next(t for t in model.properties.tasks if t.name == "Group1")
+    (child,) = boot1.group_task_custom_details.child_tasks
+    assert child.task_type == "JobTaskDetails"
+    ref = child.custom_details.job_task
+    assert (ref.target_object_id, ref.target_object_name) == (db.name, "db01")
+    assert (ref.target_instance_type, ref.job_scenario_name) == (
+        "ProtectionEntity",
+        "PlannedFailover",
+    )
+    assert ref.job_friendly_name == "Planned failover"
+    vault_jobs = f"/providers/Microsoft.RecoveryServices/vaults/{sc.vault}/replicationJobs/"
+    assert vault_jobs in ref.job_id and not ref.job_id.endswith(name)
+    again = await gateway._client.replication_jobs.get(sc.resource_group, sc.vault, name)
+    shutdown_refs = {
+        c.custom_details.job_task.target_object_name: c.custom_details.job_task.job_id
+        for c in again.properties.tasks[0].group_task_custom_details.child_tasks
+    }
+    assert shutdown_refs["db01"] == ref.job_id  # one child job per VM, stable
+
+
+async def test_plan_unplanned_failover_without_shutdown_skips_each_vm(
+    gateway: AsrGateway,
+) -> None:
+    name = await gateway.start_plan_unplanned_failover("plan-web", "Latest", shutdown_source=False)
+    await wait_job(gateway, name, JobState.SUSPENDED)
+    await gateway.resume_job(name)
+    job = await wait_job(gateway, name)
+    assert job.state == JobState.SUCCEEDED
+    skipped = group_task(job, "Shutdown").children
+    assert {(c.target_name, c.state) for c in skipped} == {
+        ("db01", JobState.OTHER),
+        ("web01", JobState.OTHER),
+    }
+    assert outcome(group_task(job, "Boot 2")) == {"web01": JobState.SUCCEEDED}
+
+
+PLAN_X = with_plan([["db01"], ["web01", "app01"], ["file01"]])
+
+
+@pytest.mark.parametrize("scenario", [PLAN_X])
+async def test_a_member_failing_at_boot_fails_the_plan_job_with_a_per_vm_outcome(
+    sim: AsrSimulatorThread, gateway: AsrGateway
+) -> None:
+    sim.fail_job(
+        JobFailure(
+            operation="plannedFailover", target="web01", code="70094", message="The VM hung."
+        )
+    )
+    name = await gateway.start_plan_planned_failover("plan-x")
+    job = await wait_job(gateway, name)
+    assert job.state == JobState.FAILED and job.allowed_actions == {"Restart"}
+    (err,) = job.errors
+    assert err.code == "70094" and "web01" in err.message and "The VM hung." in err.message
+    everyone = dict.fromkeys(("db01", "web01", "app01", "file01"), JobState.SUCCEEDED)
+    assert outcome(group_task(job, "Shutdown")) == everyone
+    assert outcome(group_task(job, "Failover")) == everyone
+    assert outcome(group_task(job, "Boot 1")) == {"db01": JobState.SUCCEEDED}
+    boot2 = group_task(job, "Boot 2")
+    assert boot2.state == JobState.FAILED
+    assert outcome(boot2) == {"web01": JobState.FAILED, "app01": JobState.SUCCEEDED}
+    failing = next(c for c in boot2.children if c.target_name == "web01")
+    assert [(e.code, e.message) for e in failing.errors] == [("70094", "The VM hung.")]
+    assert failing.errors[0].recommended_action
+    boot3 = group_task(job, "Boot 3")
+    assert boot3.state == JobState.NOT_STARTED
+    assert outcome(boot3) == {"file01": JobState.NOT_STARTED}
+    assert job.current_task == boot2
+
+    # The VMs whose part succeeded are failed over; the others keep their state.
+    for vm in ("db01", "app01"):
+        it = await item(gateway, vm)
+        assert it.active_location == ActiveLocation.RECOVERY, vm
+        assert it.protection_state == "PlannedFailoverCommitRequired"
+        assert "Commit" in it.allowed_operations
+        assert answers(sim.sim.recovery_vm_ip(vm) or "")
+    for vm in ("web01", "file01"):
+        it = await item(gateway, vm)
+        assert it.active_location == ActiveLocation.PRIMARY, vm
+        assert it.protection_state == "Protected" and it.current_scenario is None
+        assert sim.sim.recovery_vm_ip(vm) is None
+        assert power(sim, vm) == "Off"  # the Shutdown group ran for every VM
+    plan = await gateway.get_plan("plan-x")
+    assert plan.allowed_operations == frozenset() and plan.current_scenario_status == "Failed"
+
+    # Restart continues from the failed group, without redoing the VMs that succeeded.
+    sc = sim.sim.scenario
+    await gateway._client.replication_jobs.begin_restart(
+        sc.resource_group, sc.vault, name, polling=False
+    )
+    job = await wait_job(gateway, name)
+    assert job.state == JobState.SUCCEEDED and job.errors == ()
+    assert outcome(group_task(job, "Boot 2")) == dict.fromkeys(
+        ("web01", "app01"), JobState.SUCCEEDED
+    )
+    for vm in ("db01", "web01", "app01", "file01"):
+        assert (await item(gateway, vm)).protection_state == "PlannedFailoverCommitRequired"
+    assert "Commit" in (await gateway.get_plan("plan-x")).allowed_operations
+
+
+@pytest.mark.parametrize("scenario", [PLAN_X])
+async def test_a_plan_targeted_failure_still_fails_the_whole_group(
+    sim: AsrSimulatorThread, gateway: AsrGateway
+) -> None:
+    sim.fail_job(JobFailure(operation="PlannedFailover", task="FailoverGroupTask", target="plan-x"))
+    job = await wait_job(gateway, await gateway.start_plan_planned_failover("plan-x"))
+    assert job.state == JobState.FAILED and job.errors[0].code == "70094"
+    failover = group_task(job, "Failover")
+    assert failover.state == JobState.FAILED and failover.errors == job.errors
+    assert set(outcome(failover).values()) == {JobState.FAILED}
+    for group in ("Boot 1", "Boot 2", "Boot 3"):
+        assert group_task(job, group).state == JobState.NOT_STARTED
+    for vm in ("db01", "web01", "app01", "file01"):
+        assert (await item(gateway, vm)).protection_state == "Protected"
+    plan = await gateway.get_plan("plan-x")
+    assert plan.allowed_operations == {"PlannedFailover", "UnplannedFailover", "TestFailover"}
+
+
+@pytest.mark.parametrize("scenario", [PLAN_X])
+async def test_a_member_failing_in_a_test_failover(
+    sim: AsrSimulatorThread, gateway: AsrGateway
+) -> None:
+    sim.fail_job(JobFailure(operation="TestFailover", target="db01", message="No test VM."))
+    job = await wait_job(gateway, await gateway.start_plan_test_failover("plan-x", VNET))
+    assert job.state == JobState.FAILED and "db01" in job.errors[0].message
+    assert outcome(group_task(job, "Boot 1")) == {"db01": JobState.FAILED}
+    assert group_task(job, "Boot 2").state == JobState.NOT_STARTED
+    for vm in ("db01", "web01", "app01", "file01"):
+        assert (await item(gateway, vm)).test_failover_state == "None", vm
+
+
+# --- ASR's limit: 100 VMs per plan ---------------------------------------------------------
+
+HUNDRED = [f"vm{n:04d}" for n in range(100)]
+
+
+@pytest.mark.parametrize(
+    "scenario", [with_plan([HUNDRED[:34], HUNDRED[34:67], HUNDRED[67:]], 100, 0.05)]
+)
+async def test_a_100_vm_plan_fails_over(sim: AsrSimulatorThread, gateway: AsrGateway) -> None:
+    began = time.monotonic()
+    job = await run(gateway, gateway.start_plan_planned_failover("plan-x"))
+    took = time.monotonic() - began
+    print(f"100-VM plan failover in 3 groups at taskSeconds 0.05: {took:.2f}s")
+    assert took < 10
+    assert len(group_task(job, "Failover").children) == 100
+    assert [len(group_task(job, f"Boot {n}").children) for n in (1, 2, 3)] == [34, 33, 33]
+    items = await gateway.list_items(recovery_plan="plan-x")
+    assert len(items) == 100
+    assert {i.protection_state for i in items} == {"PlannedFailoverCommitRequired"}
+    assert "Commit" in (await gateway.get_plan("plan-x")).allowed_operations
+
+
+def test_a_plan_of_more_than_100_vms_is_refused() -> None:
+    vms = [f"vm{n:04d}" for n in range(101)]
+    with pytest.raises(ValidationError, match="'too-big' has 101 VMs; ASR allows at most 100"):
+        Scenario.model_validate({"plans": [{"name": "too-big", "groups": [{"vms": vms}]}]})
+    with pytest.raises(ValidationError, match="'plan-x' has 101 VMs"):
+        with_plan([vms[:50], vms[50:]], 101)
+    assert len(with_plan([vms[:50], vms[50:100]], 101).plans[-1].groups) == 2

@@ -53,6 +53,10 @@ class JobFailure:
     `operation` is the action name (`plannedFailover`, `failoverCommit`, ...) or the job's
     scenarioName; `task` is a 0-based index or a taskId / task name; `target` optionally
     limits the rule to one item (friendly name or VM id) or plan name.
+
+    A member VM's name or id as `target` of a plan action (a failover, test failover or
+    failback of a plan holding the VM) fails that VM's child task in its Boot group
+    instead (`task` is not used then): the group's other VMs succeed, the job fails.
     """
 
     operation: str
@@ -113,15 +117,19 @@ class Faults:
         return None
 
     def take_job_failure(
-        self, operations: tuple[str, ...], targets: tuple[str, ...]
+        self, operations: tuple[str, ...], targets: tuple[str, ...], targeted: bool = False
     ) -> JobFailure | None:
+        """The first failure for one of `operations` and `targets`, consuming one shot.
+
+        `targeted`: only failures that name one of the targets (not the catch-all ones).
+        """
         ops = {o.lower() for o in operations}
         tgts = {t.lower() for t in targets}
         with self._lock:
             for f in self.job_failures:
                 if f.count == 0 or f.operation.lower() not in ops:
                     continue
-                if f.target and f.target.lower() not in tgts:
+                if (f.target or targeted) and f.target.lower() not in tgts:
                     continue
                 if f.count > 0:
                     f.count -= 1

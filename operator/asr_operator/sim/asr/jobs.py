@@ -28,6 +28,27 @@ def utcnow() -> datetime:
 Effect = Callable[[], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class ChildJob:
+    """What a plan's child task (JobTaskDetails) points at: one VM's part of the plan job."""
+
+    job_id: str  # ARM id under the vault's replicationJobs (not served, docs/simulator.md)
+    friendly_name: str
+    target_id: str  # the VM id, as item jobs' targetObjectId
+    target_name: str  # the VM's friendly name
+    scenario: str
+
+    def json(self) -> dict[str, str]:
+        return {
+            "jobId": self.job_id,
+            "jobFriendlyName": self.friendly_name,
+            "targetObjectId": self.target_id,
+            "targetObjectName": self.target_name,
+            "targetInstanceType": "ProtectionEntity",
+            "jobScenarioName": self.scenario,
+        }
+
+
 @dataclass
 class SimTask:
     task_id: str
@@ -46,10 +67,23 @@ class SimTask:
     end: datetime | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)
     observation: str = ""
+    # A plan's group task: one child task per VM, run (effect by effect) with the group.
+    children: list[SimTask] = field(default_factory=list)
+    # A child task: the VM's child job; `skip`: nothing to do for this VM (Other/Skipped);
+    # `final`: the VM's last step in the job, where a failure targeted at the VM hits, and
+    # whose success means the VM's part of the job is done.
+    job_task: ChildJob | None = None
+    skip: bool = False
+    final: bool = False
 
     def set(self, state: str, description: str | None = None) -> None:
         self.state = state
         self.state_description = description or state
+
+    def reset(self) -> None:
+        self.set("NotStarted")
+        self.errors.clear()
+        self.start = self.end = None
 
 
 @dataclass
@@ -71,6 +105,8 @@ class SimJob:
     errors: list[dict[str, Any]] = field(default_factory=list)
     cursor: int = 0
     failure: JobFailure | None = None
+    # Failures targeted at member VMs of a plan job, by VM id (lower case).
+    member_failures: dict[str, JobFailure] = field(default_factory=dict)
     on_success: Callable[[], None] | None = None
     on_failed: Callable[[], Awaitable[None]] | None = None
     on_restart: Callable[[], None] | None = None
@@ -102,10 +138,30 @@ class SimJob:
         t = self.tasks[index]
         return f.task.lower() in (t.task_id.lower(), t.name.lower())
 
+    @property
+    def final_children(self) -> list[SimTask]:
+        return [c for t in self.tasks for c in t.children if c.final]
+
+    def member_failure(self, child: SimTask) -> JobFailure | None:
+        if not child.final or child.job_task is None:
+            return None
+        return self.member_failures.get(child.job_task.target_id.lower())
+
+    def done_targets(self) -> set[str]:
+        """VM ids (lower case) whose part of this plan job finished."""
+        return {
+            c.job_task.target_id.lower()
+            for c in self.final_children
+            if c.job_task is not None and c.state == "Succeeded"
+        }
+
 
 def _task_json(t: SimTask) -> dict[str, Any]:
-    if t.instructions:
-        custom: dict[str, Any] = {
+    if t.job_task is not None:
+        custom: dict[str, Any] = {"instanceType": "JobTaskDetails", "jobTask": t.job_task.json()}
+        task_type = "JobTaskDetails"
+    elif t.instructions:
+        custom = {
             "instanceType": "ManualActionTaskDetails",
             "name": t.name,
             "instructions": t.instructions,
@@ -119,7 +175,7 @@ def _task_json(t: SimTask) -> dict[str, Any]:
     if t.group is not None:
         group = {
             "instanceType": "RecoveryPlanGroupTaskDetails",
-            "childTasks": [],
+            "childTasks": [_task_json(c) for c in t.children],
             "name": t.group[0],
             "groupId": t.group[1],
             "rpGroupType": t.group[2],
@@ -166,12 +222,12 @@ def job_json(job: SimJob, vault_id: str) -> dict[str, Any]:
     }
 
 
-def job_error(f: JobFailure, task_id: str) -> dict[str, Any]:
-    """A JobErrorDetails entry as ASR sends it (reference 4.1)."""
+def job_error(f: JobFailure, task_id: str, message: str = "") -> dict[str, Any]:
+    """A JobErrorDetails entry as ASR sends it (reference 4.1); `message` overrides f's."""
     return {
         "serviceErrorDetails": {
             "code": f.code,
-            "message": f.message,
+            "message": message or f.message,
             "possibleCauses": f.possible_causes,
             "recommendedAction": f.recommended_action,
             "activityId": str(uuid.uuid4()),
@@ -214,9 +270,18 @@ class JobRunner:
     faults: Faults
 
     def start(self, job: SimJob) -> None:
+        operations = (job.action, job.scenario)
         job.failure = self.faults.take_job_failure(
-            (job.action, job.scenario), (job.target_object_id, job.target_object_name)
+            operations, (job.target_object_id, job.target_object_name)
         )
+        for child in job.final_children:  # a plan job: failures aimed at its member VMs
+            ref = child.job_task
+            assert ref is not None
+            f = self.faults.take_job_failure(
+                operations, (ref.target_id, ref.target_name), targeted=True
+            )
+            if f is not None:
+                job.member_failures[ref.target_id.lower()] = f
         job.resume_event = asyncio.Event()
         job.state, job.state_description = "InProgress", "InProgress"
         job.runner = asyncio.get_running_loop().create_task(self._run(job))
@@ -234,10 +299,12 @@ class JobRunner:
         job.errors.clear()
         job.end = None
         job.failure = None
+        job.member_failures.clear()
         t = job.tasks[job.cursor]
-        t.set("NotStarted")
-        t.errors.clear()
-        t.start = t.end = None
+        t.reset()
+        for c in t.children:  # the VMs whose part succeeded are not redone
+            if c.state not in ("Succeeded", "Other"):
+                c.reset()
         if job.on_restart is not None:
             job.on_restart()
         job.state, job.state_description = "InProgress", "InProgress"
@@ -260,18 +327,18 @@ class JobRunner:
                     task.observation = job.resume_comments[-1] if job.resume_comments else ""
                 else:
                     task.set("InProgress")
+                    for c in task.children:
+                        if c.state == "NotStarted":
+                            c.set("InProgress")
+                            c.start = task.start
                     await asyncio.sleep(self.task_seconds())
                 if job.failure_hits(i):
                     assert job.failure is not None
-                    err = job_error(job.failure, task.task_id)
-                    task.set("Failed")
-                    task.end = utcnow()
-                    task.errors.append(err)
-                    job.errors.append(err)
-                    job.state, job.state_description = "Failed", "Failed"
-                    job.end = utcnow()
-                    if job.on_failed is not None:
-                        await job.on_failed()
+                    await self._fail(job, task, [job_error(job.failure, task.task_id)])
+                    return
+                errors = await self._run_children(job, task)
+                if errors:
+                    await self._fail(job, task, errors)
                     return
                 if task.effect is not None:
                     await task.effect()
@@ -284,11 +351,52 @@ class JobRunner:
                 job.on_success()
         except asyncio.CancelledError:
             for t in job.tasks[job.cursor :]:
-                if t.state in ("InProgress", "Suspended"):
-                    t.set("Cancelled")
-                    t.end = utcnow()
+                for c in (t, *t.children):
+                    if c.state in ("InProgress", "Suspended"):
+                        c.set("Cancelled")
+                        c.end = utcnow()
             job.state, job.state_description = "Cancelled", "Cancelled"
             job.end = utcnow()
             if job.on_failed is not None:
                 with contextlib.suppress(Exception):
                     await job.on_failed()
+
+    @staticmethod
+    async def _run_children(job: SimJob, task: SimTask) -> list[dict[str, Any]]:
+        """Each VM's step of a group task; the job errors of the VMs that failed."""
+        errors = []
+        for c in task.children:
+            if c.state != "InProgress":
+                continue  # done before a restart
+            f = job.member_failure(c)
+            if f is not None:
+                c.set("Failed")
+                c.errors.append(job_error(f, c.task_id))
+                vm = c.job_task.target_name if c.job_task else c.name
+                group = task.group[0] if task.group else task.friendly_name
+                message = f"The virtual machine '{vm}' failed in group '{group}': {f.message}"
+                errors.append(job_error(f, task.task_id, message))
+            elif c.skip:
+                c.set("Other", "Skipped")
+            else:
+                if c.effect is not None:
+                    await c.effect()
+                c.set("Succeeded", "Completed")
+            c.end = utcnow()
+        return errors
+
+    @staticmethod
+    async def _fail(job: SimJob, task: SimTask, errors: list[dict[str, Any]]) -> None:
+        now = utcnow()
+        task.set("Failed")
+        task.end = now
+        task.errors.extend(errors)
+        for c in task.children:
+            if c.state == "InProgress":  # the group failed as a whole
+                c.set("Failed")
+                c.end = now
+        job.errors.extend(errors)
+        job.state, job.state_description = "Failed", "Failed"
+        job.end = now
+        if job.on_failed is not None:
+            await job.on_failed()

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import base64
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from asr_operator.sim.asr.jobs import JobRunner, SimJob, SimTask, utcnow, wire_time
+from asr_operator.sim.asr.jobs import ChildJob, JobRunner, SimJob, SimTask, utcnow, wire_time
 from asr_operator.sim.asr.states import (
     AZURE_CONTAINER_NAME,
     AZURE_FABRIC_ID,
@@ -127,6 +128,38 @@ class PlanState:
 
 
 # --- operations: what each action does ----------------------------------------------------
+
+# (taskId, name, friendlyName) of one VM's steps: tasks of item jobs, child tasks of plan jobs.
+SHUT_DOWN_PRIMARY = (
+    "ShutdownVmOnPrimary",
+    "VmShutdownVmOnPrimary",
+    "Shut down the virtual machine",
+)
+FAILOVER = ("FailoverTask", "VmFailover", "Start failover")
+START_REPLICA = (
+    "StartVmOnSecondary",
+    "VmFoStartVmOnSecondary",
+    "Start the replica virtual machine",
+)
+SHUT_DOWN_AZURE = (
+    "ShutdownVmOnRecovery",
+    "VmFbShutdownAzureVm",
+    "Shut down the Azure virtual machine",
+)
+FAILBACK = ("FailoverTask", "VmFailback", "Start failback")
+START_PRIMARY = (
+    "StartVmOnPrimary",
+    "VmFbStartVmOnPrimary",
+    "Start the on-premises virtual machine",
+)
+BEGIN_TEST_FAILOVER = ("BeginTestFailoverTask", "VmTfoInitiateFailover", "Starting test failover")
+BOOT_TEST_VM = ("BootTestProtectedEntitiesTask", "VmTfoBootTestVm", "Start the virtual machine")
+# jobFriendlyName of a plan's child jobs (one per VM), as the item's own job would be named.
+PLAN_CHILD_JOB_NAMES = {
+    "PlannedFailover": "Planned failover",
+    "UnplannedFailover": "Failover",
+    "TestFailover": "Test failover",
+}
 
 Hook = Callable[[], Awaitable[None]]
 
@@ -457,24 +490,25 @@ class Vault:
 
     # --- item actions ------------------------------------------------------------------------
 
+    # One VM's steps, as item jobs run them and as plan jobs' child tasks show them.
+
     def _shutdown_task(self, item: Item) -> SimTask:
-        return SimTask(
-            "ShutdownVmOnPrimary",
-            "VmShutdownVmOnPrimary",
-            "Shut down the virtual machine",
-            effect=self._power(item, "Off"),
-        )
+        return SimTask(*SHUT_DOWN_PRIMARY, effect=self._power(item, "Off"))
+
+    def _start_replica_task(self, item: Item) -> SimTask:
+        return SimTask(*START_REPLICA, effect=self._boot_recovery(item))
+
+    def _shutdown_azure_task(self, item: Item) -> SimTask:
+        return SimTask(*SHUT_DOWN_AZURE, effect=self._stop_recovery(item))
+
+    def _start_primary_task(self, item: Item) -> SimTask:
+        return SimTask(*START_PRIMARY, effect=self._power(item, "Running"))
+
+    def _boot_test_task(self, item: Item) -> SimTask:
+        return SimTask(*BOOT_TEST_VM, effect=self._boot_test(item))
 
     def _failover_tasks(self, item: Item) -> list[SimTask]:
-        return [
-            SimTask("FailoverTask", "VmFailover", "Start failover"),
-            SimTask(
-                "StartVmOnSecondary",
-                "VmFoStartVmOnSecondary",
-                "Start the replica virtual machine",
-                effect=self._boot_recovery(item),
-            ),
-        ]
+        return [SimTask(*FAILOVER), self._start_replica_task(item)]
 
     def planned_failover(self, item: Item, body: dict[str, Any]) -> SimJob:
         props = _props(body, required=False)
@@ -543,22 +577,12 @@ class Vault:
                     "Complete failover (waiting for user input)",
                     suspend=True,
                 ),
-                SimTask(
-                    "ShutdownVmOnRecovery",
-                    "VmFbShutdownAzureVm",
-                    "Shut down the Azure virtual machine",
-                    effect=self._stop_recovery(item),
-                ),
+                self._shutdown_azure_task(item),
                 SimTask("SynchronizeDeltaTask", "VmFbSyncDelta", "Synchronize final changes"),
             ]
         else:
             tasks += [
-                SimTask(
-                    "ShutdownVmOnRecovery",
-                    "VmFbShutdownAzureVm",
-                    "Shut down the Azure virtual machine",
-                    effect=self._stop_recovery(item),
-                ),
+                self._shutdown_azure_task(item),
                 SimTask("SynchronizeDataTask", "VmFbSyncData", "Synchronize data (full download)"),
             ]
         if creation == "CreateVmIfNotFound":
@@ -570,13 +594,8 @@ class Vault:
                 )
             )
         tasks += [
-            SimTask("FailoverTask", "VmFailback", "Start failback"),
-            SimTask(
-                "StartVmOnPrimary",
-                "VmFbStartVmOnPrimary",
-                "Start the on-premises virtual machine",
-                effect=self._power(item, "Running"),
-            ),
+            SimTask(*FAILBACK),
+            self._start_primary_task(item),
         ]
         return self._item_job(
             item,
@@ -640,18 +659,13 @@ class Vault:
                 "VmTfoPrerequisitesCheck",
                 "Prerequisites check for test failover",
             ),
-            SimTask("BeginTestFailoverTask", "VmTfoInitiateFailover", "Starting test failover"),
+            SimTask(*BEGIN_TEST_FAILOVER),
             SimTask(
                 "PrepareTestProtectedEntitiesTask",
                 "VmTfoPrepareTestVm",
                 "Creating test virtual machine",
             ),
-            SimTask(
-                "BootTestProtectedEntitiesTask",
-                "VmTfoBootTestVm",
-                "Start the virtual machine",
-                effect=self._boot_test(item),
-            ),
+            self._boot_test_task(item),
         ]
         custom = {
             "instanceType": "TestFailoverJobDetails",
@@ -992,7 +1006,8 @@ class Vault:
                 allow_unlisted=required == "CancelFailover"
                 and it.phase in ("PlannedFailoverCommitPending", "UnplannedFailoverCommitPending"),
             )
-        tasks = self._plan_tasks(plan, action, op_type, direction, source_ops, sync)
+        name = str(uuid.uuid4())
+        tasks = self._plan_tasks(plan, name, action, op_type, direction, source_ops, sync)
         scenario = {
             "failoverCommit": "CommitFailover",
             "reProtect": "SwitchProtection",
@@ -1000,6 +1015,7 @@ class Vault:
         }.get(action, op_type)
         friendly = f"{scenario} of recovery plan {plan.spec.name}"
         job = SimJob(
+            name=name,
             action=action,
             scenario=scenario,
             friendly_name=friendly,
@@ -1027,29 +1043,37 @@ class Vault:
             for i in plan.all_items:
                 i.job, i.busy, i.tfo_busy = job, busy, tfo_busy
 
+        def finish(i: Item) -> None:
+            """The VM's part of the job is done: its new state."""
+            i.busy = i.tfo_busy = None
+            if action == "failoverCommit":
+                i.phase = (
+                    "FailbackCommitted" if i.phase == "FailbackCommitPending" else "FailedOver"
+                )
+            else:
+                i.phase = done_phase
+            if done_phase in ("PlannedFailoverCommitPending", "UnplannedFailoverCommitPending"):
+                self._failed_over(i, i.rps[-1])()
+            if action == "testFailoverCleanup":
+                i.tfo_after = MARKED_FOR_DELETION
+            if done_phase == "TestFailoverPending" and i.rps:
+                i.failover_rp_id = self.rp_id(i, i.rps[-1].name)
+                i.last_tfo_time = utcnow()
+
         def success() -> None:
-            now = utcnow()
             for i in plan.all_items:
-                i.busy = i.tfo_busy = None
-                if action == "failoverCommit":
-                    i.phase = (
-                        "FailbackCommitted" if i.phase == "FailbackCommitPending" else "FailedOver"
-                    )
-                else:
-                    i.phase = done_phase
-                if done_phase in ("PlannedFailoverCommitPending", "UnplannedFailoverCommitPending"):
-                    self._failed_over(i, i.rps[-1])()
-                if action == "testFailoverCleanup":
-                    i.tfo_after = MARKED_FOR_DELETION
-                if done_phase == "TestFailoverPending" and i.rps:
-                    i.failover_rp_id = self.rp_id(i, i.rps[-1].name)
-                    i.last_tfo_time = now
-            plan.last_times[op_type] = now
+                finish(i)
+            plan.last_times[op_type] = utcnow()
 
         async def failed() -> None:
+            # The VMs whose part finished (their Boot group step) keep their new state.
+            done = job.done_targets()
             for i in plan.all_items:
-                i.busy = i.tfo_busy = None
-                i.phase = before[i.vm_id]
+                if i.vm_id.lower() in done:
+                    finish(i)
+                else:
+                    i.busy = i.tfo_busy = None
+                    i.phase = before[i.vm_id]
 
         job.on_success, job.on_failed, job.on_restart = success, failed, begin
         for i in plan.all_items:
@@ -1063,6 +1087,7 @@ class Vault:
     def _plan_tasks(
         self,
         plan: PlanState,
+        job_name: str,
         action: str,
         op_type: str,
         direction: str,
@@ -1087,14 +1112,51 @@ class Vault:
                 )
             return tasks
         failback = direction == "RecoveryToPrimary"
+        # Each VM's step in a group is a child task pointing at the VM's child job.
+        child_friendly = "Failback" if failback else PLAN_CHILD_JOB_NAMES[op_type]
+        refs = {
+            i.vm_id: ChildJob(
+                job_id=f"{self.vault_id}/replicationJobs/{stable_id('job', job_name, i.vm_id)}",
+                friendly_name=child_friendly,
+                target_id=i.vm_id,
+                target_name=i.name,
+                scenario=op_type,
+            )
+            for i in items
+        }
+
+        def children(
+            step: Callable[[Item], SimTask], of: list[Item], skip: bool = False, final: bool = False
+        ) -> list[SimTask]:
+            out = []
+            for i in of:
+                child = step(i)
+                child.job_task, child.skip, child.final = refs[i.vm_id], skip, final
+                if skip:
+                    child.effect = None
+                out.append(child)
+            return out
+
+        if failback:
+            shutdown, failover, boot = (
+                self._shutdown_azure_task,
+                lambda _: SimTask(*FAILBACK),
+                self._start_primary_task,
+            )
+        elif op_type == "TestFailover":
+            shutdown, failover, boot = (
+                None,
+                lambda _: SimTask(*BEGIN_TEST_FAILOVER),
+                self._boot_test_task,
+            )
+        else:
+            shutdown, failover, boot = (
+                self._shutdown_task,
+                lambda _: SimTask(*FAILOVER),
+                self._start_replica_task,
+            )
         tasks = []
-        if op_type != "TestFailover":
-            if failback:
-                shut: list[Hook] = [self._stop_recovery(i) for i in items]
-            elif op_type == "PlannedFailover" or source_ops == "Required":
-                shut = [self._power(i, "Off") for i in items]
-            else:
-                shut = []
+        if shutdown is not None:
             group = ("Shutdown", "Shutdown", "Shutdown")
             if failback and sync == "ForDownTime":
                 tasks.append(
@@ -1109,13 +1171,15 @@ class Vault:
                         group=group,
                     )
                 )
+            # An unplanned failover with NotRequired leaves the source alone: Skipped.
+            skip = op_type == "UnplannedFailover" and source_ops != "Required"
             tasks.append(
                 SimTask(
                     "ShutdownGroupTask",
                     "Shutdown",
                     "Group Shutdown",
-                    effect=self._seq(*shut),
                     group=group,
+                    children=children(shutdown, items, skip=skip),
                 )
             )
         tasks.append(
@@ -1124,6 +1188,7 @@ class Vault:
                 "Failover",
                 "Group Failover",
                 group=("Failover", "Failover", "Failover"),
+                children=children(failover, items),
             )
         )
         for n, (gspec, gitems) in enumerate(
@@ -1138,19 +1203,13 @@ class Vault:
             ]
             for a in (a for a in applicable if a.position == "start"):
                 tasks.append(self._action_task(a.name, a.manual, group))
-            if failback:
-                boots = [self._power(i, "Running") for i in gitems]
-            elif op_type == "TestFailover":
-                boots = [self._boot_test(i) for i in gitems]
-            else:
-                boots = [self._boot_recovery(i) for i in gitems]
             tasks.append(
                 SimTask(
                     "BootGroupTask",
                     f"Group{n}",
                     f"Group {n}: Start virtual machines",
-                    effect=self._seq(*boots),
                     group=group,
+                    children=children(boot, gitems, final=True),
                 )
             )
             for a in (a for a in applicable if a.position == "end"):
