@@ -62,7 +62,8 @@ class Reason(StrEnum):
     RECOVERY_POINT_NOT_FOUND = "RecoveryPointNotFound"
     OWNED_BY_RECOVERY_PLAN = "OwnedByRecoveryPlan"
     UNSUPPORTED_STATE = "UnsupportedState"
-    PLAN_ACTIONS_NOT_IMPLEMENTED = "PlanActionsNotImplemented"
+    PLAN_NOT_FOUND = "PlanNotFound"
+    RECOVERY_POINT_CHANGE_NOT_SUPPORTED = "RecoveryPointChangeNotSupported"
     # Domain conditions
     HEALTHY = "Healthy"
     DEGRADED = "Degraded"

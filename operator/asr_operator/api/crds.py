@@ -100,8 +100,10 @@ RESOURCES: tuple[Resource, ...] = (
             _PHASE,
             _READY,
             _JOB,
+            Column("Progress", "string", ".status.progress", "The plan job's current step"),
             Column("VMs", "integer", ".status.itemCount", "Protected items in the plan"),
             _AGE,
+            Column("Reason", "string", '.status.conditions[?(@.type=="Stalled")].reason', "", 1),
         ),
     ),
     Resource(

@@ -15,6 +15,9 @@ from pydantic import Field
 from asr_operator.api.common import ApiModel, Site
 from asr_operator.api.conditions import Condition
 
+# Set to "true" on an object being deleted to stop waiting for its running ASR job.
+ABANDON_ANNOTATION = "asr-operator.io/abandon-wait"
+
 
 class Phase(StrEnum):
     PENDING = "Pending"
@@ -155,6 +158,7 @@ class OperationalStatus(ApiModel):
     operation: OperationStatus | None = None
     awaiting_approval: AwaitingApproval | None = None
     test_failover: TestFailoverStatus | None = None
+    applied_recovery_point: str = ""
     last_operation: HistoryEntry | None = None
     history: list[HistoryEntry] = Field(default_factory=list, max_length=20)
     failures: FailureMemo | None = None

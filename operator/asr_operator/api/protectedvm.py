@@ -38,7 +38,6 @@ RECOVERY_POINT_PATTERN = (
     r"^(Latest|LatestProcessed|LatestApplicationConsistent|[0-9A-Za-z_.-]{1,128})$"
 )
 ARM_ID_PATTERN = r"^/[Ss]ubscriptions/[^/]+/"
-ABANDON_ANNOTATION = "asr-operator.io/abandon-wait"
 
 
 class ProtectedItemRef(ApiModel):
@@ -184,5 +183,4 @@ class ProtectedVMStatus(OperationalStatus):
     asr: AsrObserved | None = None
     target: TargetObserved | None = None
     azure_vm: AzureVM | None = Field(default=None, alias="azureVM")
-    applied_recovery_point: str = ""
     validation: ValidationStatus | None = None

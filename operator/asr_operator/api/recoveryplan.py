@@ -48,9 +48,28 @@ class PlanTestFailover(TestFailover):
     )
 
 
+class MemberHost(ApiModel):
+    """Where one member of the plan runs on Hyper-V, so its pre-checks can run."""
+
+    vm: str = Field(min_length=1, max_length=100, description="The member's name as ASR lists it.")
+    host: str = Field(min_length=1, description="A hyperVHosts[].name of the vault.")
+    vm_name: str | None = Field(
+        default=None, min_length=1, max_length=100, description="Hyper-V VM name (default: vm)."
+    )
+
+
 class RecoveryPlanSpec(ApiModel):
+    model_config = rules(
+        (
+            "!has(self.hyperV) || self.hyperV.all(a, self.hyperV.filter(b, b.vm == a.vm)"
+            ".size() == 1)",
+            "each member appears once in hyperV",
+        ),
+    )
+
     vault_ref: LocalObjectReference
     plan_name: str = Field(min_length=1, max_length=200)
+    hyper_v: list[MemberHost] | None = Field(default=None, alias="hyperV", max_length=100)
     active_site: Site = Site.ON_PREMISES
     failover: PlanFailover = Field(default_factory=PlanFailover)
     failback: Failback = Field(default_factory=Failback)
@@ -63,19 +82,23 @@ class RecoveryPlanSpec(ApiModel):
 class GroupProgress(ApiModel):
     name: str  # Shutdown, Failover, Boot 1..7
     state: str = ""
-    tasks_done: int = 0
-    tasks_total: int = 0
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    vms_done: int = 0
+    vms_total: int = 0
 
 
 class VMOutcome(ApiModel):
     name: str
-    state: str = ""
+    state: str = Field(default="", description="Where ASR says the VM runs, and its state.")
+    result: str = Field(default="", description="Its part in the last plan job.")
     message: str = ""
 
 
 class RecoveryPlanStatus(OperationalStatus):
     allowed_operations: list[str] = Field(default_factory=list)
     item_count: int | None = None
+    progress: str = Field(default="", description="The plan job's current step, in words.")
     groups: list[GroupProgress] = Field(default_factory=list)
-    vms: list[VMOutcome] = Field(default_factory=list)
+    vms: list[VMOutcome] = Field(default_factory=list, max_length=100)
     last_checked_time: datetime | None = None

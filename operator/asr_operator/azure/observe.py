@@ -218,6 +218,8 @@ def _task(t: Any) -> AsrTask:
         target_name=_str(child_job, "targetObjectName"),
         target_id=_str(child_job, "targetObjectId"),
         errors=_errors(t),
+        start_time=parse_time(field_of(t, "startTime")),
+        end_time=parse_time(field_of(t, "endTime")),
     )
 
 

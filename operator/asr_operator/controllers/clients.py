@@ -11,9 +11,9 @@ import hashlib
 import os
 import tempfile
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from asr_operator.api.common import AuthType as ApiAuthType
 from asr_operator.api.common import WinRMScheme
@@ -26,7 +26,9 @@ from asr_operator.controllers import kube
 from asr_operator.hyperv.config import WinRMConfig
 from asr_operator.hyperv.errors import HyperVError
 from asr_operator.hyperv.gateway import HyperVGateway
-from asr_operator.lifecycle.observed import AsrItem, AsrJob
+from asr_operator.lifecycle.observed import AsrItem, AsrJob, AsrPlan
+
+T = TypeVar("T")
 
 # How long a vault's clients are reused before its Secrets are checked for rotation.
 FINGERPRINT_TTL = 60.0
@@ -49,25 +51,32 @@ class _Refresher:
         await asyncio.shield(self._task)
 
 
-class ItemCache:
-    """The vault's items from one paged list per interval, shared by every idle object."""
+class ListCache(Generic[T]):
+    """One paged list of the vault per interval, shared by every idle object."""
 
-    def __init__(self, gateway: AsrGateway, min_interval: float) -> None:
-        self._gateway = gateway
+    def __init__(self, load: Callable[[], Awaitable[list[T]]], min_interval: float) -> None:
+        self._load = load
         self._min_interval = min_interval
-        self._items: list[AsrItem] = []
+        self._items: list[T] = []
         self._at = float("-inf")
         self._refresher = _Refresher(self._list)
 
     async def _list(self) -> None:
         started = time.monotonic()
-        self._items = await self._gateway.list_items()
+        self._items = await self._load()
         self._at = started
 
-    async def items(self) -> list[AsrItem]:
+    async def items(self) -> list[T]:
         if time.monotonic() - self._at >= self._min_interval:
             await self._refresher.run()
         return self._items
+
+
+class ItemCache(ListCache[AsrItem]):
+    """The vault's protected items, found by friendly name or VM id."""
+
+    def __init__(self, gateway: AsrGateway, min_interval: float) -> None:
+        super().__init__(gateway.list_items, min_interval)
 
     async def find(self, friendly_name: str) -> AsrItem | None:
         wanted = friendly_name.lower()
@@ -122,6 +131,7 @@ class VaultClients:
     poll_interval: float
     jobs: JobPoller
     items: ItemCache
+    plans: ListCache[AsrPlan]
     files: list[str] = field(default_factory=list)
 
     async def close(self) -> None:
@@ -282,5 +292,6 @@ def _build(
         poll_interval=poll,
         jobs=JobPoller(gateway, min_interval=max(poll / 2, 0.2)),
         items=ItemCache(gateway, min_interval=max(poll / 2, 0.2)),
+        plans=ListCache(gateway.list_plans, min_interval=max(poll / 2, 0.2)),
         files=files,
     )

@@ -53,6 +53,19 @@ async def get_object(plural: str, namespace: str, name: str) -> dict[str, Any] |
     return await asyncio.to_thread(call)
 
 
+async def list_objects(plural: str, namespace: str) -> list[dict[str, Any]]:
+    """Every object of a kind in one namespace (one list call)."""
+
+    def call() -> list[dict[str, Any]]:
+        try:
+            listed = _api().list_namespaced_custom_object(GROUP, VERSION, namespace, plural)
+        except ApiException as e:
+            raise KubeError(f"listing {plural}: {e.reason}", e.status or 0) from None
+        return list(cast(dict[str, Any], listed).get("items") or [])
+
+    return await asyncio.to_thread(call)
+
+
 async def patch_status(
     plural: str, namespace: str, name: str, patch: dict[str, Any]
 ) -> dict[str, Any]:

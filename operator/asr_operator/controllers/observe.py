@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
+from pydantic import ValidationError
+
+from asr_operator.api.common import ManagementPolicy
 from asr_operator.api.protectedvm import ProtectedVMSpec, ProtectedVMStatus
+from asr_operator.api.recoveryplan import PLURAL as PLAN_PLURAL
+from asr_operator.api.recoveryplan import RecoveryPlanSpec, RecoveryPlanStatus
 from asr_operator.azure.errors import AsrError
 from asr_operator.azure.observe import arm_segment
+from asr_operator.controllers import kube
 from asr_operator.controllers.clients import VaultClients
 from asr_operator.controllers.refusals import asr_refusal, hyperv_refusal
 from asr_operator.hyperv.errors import HyperVError
 from asr_operator.lifecycle import protectedvm as lifecycle
-from asr_operator.lifecycle.observation import Observation, ObservationError, Wants
-from asr_operator.lifecycle.observed import AsrItem
+from asr_operator.lifecycle import recoveryplan as plan_lifecycle
+from asr_operator.lifecycle.observation import Observation, ObservationError
+from asr_operator.lifecycle.observed import AsrItem, HyperVVM
 from asr_operator.lifecycle.steps import Refusal
 
 
@@ -48,9 +56,14 @@ async def resolve_item(
     return found
 
 
-async def observe(
-    clients: VaultClients, spec: ProtectedVMSpec, status: ProtectedVMStatus, wants: Wants
+async def observe_vm(
+    clients: VaultClients,
+    spec: ProtectedVMSpec,
+    status: ProtectedVMStatus,
+    namespace: str,
+    name: str,
 ) -> Observation:
+    wants = lifecycle.wants(spec, status)
     obs = Observation()
     if wants.job_name:
         with contextlib.suppress(AsrError, LookupError):
@@ -65,6 +78,10 @@ async def observe(
         return replace(obs, item_error=ObservationError(kind, message))
     obs = replace(obs, item=item)
     try:
+        if wants.fresh_item:  # only an object that may act needs to know who owns its item
+            plans = await managed_plans(clients, namespace, spec.vault_ref.name)
+            owner = next((p.name for p in plans if item.id.lower() in p.item_ids), None)
+            obs = replace(obs, owning_plan=owner)
         if wants.job_lookup_since is not None:
             jobs = await clients.asr.find_jobs_since(
                 item.name, wants.job_lookup_since, item.friendly_name
@@ -74,7 +91,7 @@ async def observe(
             obs = replace(obs, recovery_points=tuple(await clients.asr.list_recovery_points(item)))
         if wants.compute_sizes:
             obs = replace(obs, compute_sizes=tuple(await clients.asr.list_compute_sizes(item)))
-    except (AsrError, LookupError):
+    except (AsrError, LookupError, kube.KubeError):
         pass  # what could not be read stays None; the lifecycle waits for it
     if wants.hyperv and spec.hyper_v is not None:
         obs = await _observe_hyperv(clients, spec, obs)
@@ -85,18 +102,148 @@ async def _observe_hyperv(
     clients: VaultClients, spec: ProtectedVMSpec, obs: Observation
 ) -> Observation:
     assert spec.hyper_v is not None
-    host = spec.hyper_v.host
+    found = await read_vm(clients, spec.hyper_v.host, spec.hyper_v.vm_name, "spec.hyperV.host")
+    if isinstance(found, ObservationError):
+        return replace(obs, hyperv_error=found)
+    return replace(obs, hyperv=found)
+
+
+async def read_vm(
+    clients: VaultClients, host: str, vm_name: str, field: str
+) -> HyperVVM | ObservationError:
+    """One VM from its Hyper-V host, or why it cannot be read."""
     if host in clients.host_errors:
-        error = ObservationError(Refusal.PERMANENT, clients.host_errors[host])
-        return replace(obs, hyperv_error=error)
+        return ObservationError(Refusal.PERMANENT, clients.host_errors[host])
     gateway = clients.hosts.get(host)
     if gateway is None:
-        error = ObservationError(
-            Refusal.NOT_FOUND,
-            f"spec.hyperV.host {host!r} is not one of the vault's hyperVHosts",
+        return ObservationError(
+            Refusal.NOT_FOUND, f"{field} {host!r} is not one of the vault's hyperVHosts"
         )
-        return replace(obs, hyperv_error=error)
     try:
-        return replace(obs, hyperv=await gateway.get_vm(spec.hyper_v.vm_name))
+        return await gateway.get_vm(vm_name)
     except HyperVError as e:
-        return replace(obs, hyperv_error=ObservationError(hyperv_refusal(e), str(e)))
+        return ObservationError(hyperv_refusal(e), str(e))
+
+
+# --- RecoveryPlan ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ManagedPlan:
+    """A RecoveryPlan object under Full management, with its plan's items as ASR lists them."""
+
+    name: str
+    status: RecoveryPlanStatus
+    item_ids: frozenset[str]  # lower case
+
+
+async def managed_plans(clients: VaultClients, namespace: str, vault: str) -> list[ManagedPlan]:
+    """Read from the RecoveryPlan objects of the namespace and ASR's own plan list, so the
+    answer holds from the first cycle after a restart, before any plan was reconciled."""
+    bodies = await kube.list_objects(PLAN_PLURAL, namespace)
+    if not bodies:
+        return []
+    plans = {p.name.lower(): p for p in await clients.plans.items()}
+    found = []
+    for body in bodies:
+        try:
+            spec = RecoveryPlanSpec.model_validate(body.get("spec") or {})
+        except ValidationError:
+            continue
+        if spec.vault_ref.name != vault or spec.management_policy != ManagementPolicy.FULL:
+            continue
+        plan = plans.get(spec.plan_name.lower())
+        if plan is None:
+            continue
+        try:
+            status = RecoveryPlanStatus.model_validate(body.get("status") or {})
+        except ValidationError:
+            status = RecoveryPlanStatus()
+        ids = frozenset(i.lower() for i in plan.item_ids)
+        found.append(ManagedPlan(body["metadata"]["name"], status, ids))
+    return found
+
+
+async def observe_plan(
+    clients: VaultClients,
+    spec: RecoveryPlanSpec,
+    status: RecoveryPlanStatus,
+    namespace: str,
+    name: str,
+) -> Observation:
+    """The plan, its members (fresh only when the plan may act) and their Hyper-V VMs."""
+    wants = plan_lifecycle.wants(spec, status)
+    obs = Observation()
+    if wants.job_name:
+        with contextlib.suppress(AsrError, LookupError):
+            obs = replace(obs, job=await clients.jobs.get(wants.job_name))
+    try:
+        fresh = wants.fresh_item and (obs.job is None or obs.job.state.terminal)
+        if fresh:
+            plan = await clients.asr.get_plan(spec.plan_name)
+        else:
+            plan = next(
+                (
+                    p
+                    for p in await clients.plans.items()
+                    if p.name.lower() == spec.plan_name.lower()
+                ),
+                None,
+            ) or await clients.asr.get_plan(spec.plan_name)
+        ids = {i.lower() for i in plan.item_ids}
+        listed = await (clients.asr.list_items(plan.name) if fresh else clients.items.items())
+        members = tuple(i for i in listed if i.id.lower() in ids)
+    except AsrError as e:
+        kind, message, _ = asr_refusal(e)
+        return replace(obs, item_error=ObservationError(kind, message))
+    obs = replace(obs, plan=plan, members=members)
+    try:
+        if wants.job_lookup_since is not None:
+            jobs = await clients.asr.find_jobs_since(plan.id, wants.job_lookup_since, plan.name)
+            obs = replace(obs, intent_jobs=tuple(jobs))
+        if fresh and status.operation is None:
+            conflicts = await _conflicts(clients, spec, name, namespace, ids)
+            obs = replace(obs, plan_conflicts=conflicts)
+    except (AsrError, LookupError, kube.KubeError):
+        pass  # what could not be read stays None; the lifecycle waits for it
+    if wants.hyperv and spec.hyper_v:
+        obs = await _observe_members(clients, spec, obs)
+    return obs
+
+
+async def _conflicts(
+    clients: VaultClients, spec: RecoveryPlanSpec, name: str, namespace: str, members: set[str]
+) -> tuple[str, ...]:
+    """Other plans with an operation in flight that share a VM with this one."""
+    return tuple(
+        sorted(
+            p.name
+            for p in await managed_plans(clients, namespace, spec.vault_ref.name)
+            if p.name != name and p.status.operation is not None and p.item_ids & members
+        )
+    )
+
+
+async def _observe_members(
+    clients: VaultClients, spec: RecoveryPlanSpec, obs: Observation
+) -> Observation:
+    hosts = {h.vm.lower(): h for h in spec.hyper_v or []}
+    wanted = [
+        (m.friendly_name.lower(), hosts[m.friendly_name.lower()])
+        for m in obs.members
+        if m.friendly_name.lower() in hosts
+    ]
+    found = await asyncio.gather(
+        *(read_vm(clients, h.host, h.vm_name or h.vm, "spec.hyperV[].host") for _, h in wanted)
+    )
+    vms = {
+        key: f
+        for (key, _), f in zip(wanted, found, strict=True)
+        if not isinstance(f, ObservationError)
+    }
+    errors = {
+        key: f.message
+        for (key, _), f in zip(wanted, found, strict=True)
+        if isinstance(f, ObservationError)
+    }
+    return replace(obs, member_vms=vms, member_vm_errors=errors)

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Literal, cast
+from typing import cast
 
+from asr_operator.azure.gateway import AsrGateway, DataSync, PlanRecoveryPoint
 from asr_operator.controllers.clients import VaultClients
 from asr_operator.controllers.refusals import asr_refusal
 from asr_operator.hyperv.errors import HyperVError
-from asr_operator.lifecycle.observed import AsrItem
+from asr_operator.lifecycle.observed import AsrItem, AsrPlan
 from asr_operator.lifecycle.steps import (
     Accepted,
     Action,
     Outcome,
     Probe,
     ProbeResult,
+    Refusal,
     Refused,
     ResumeJob,
     ShutdownResult,
@@ -23,6 +25,12 @@ from asr_operator.lifecycle.steps import (
     StartCommit,
     StartFailback,
     StartFailover,
+    StartPlanCommit,
+    StartPlanFailback,
+    StartPlanFailover,
+    StartPlanReprotect,
+    StartPlanTestFailover,
+    StartPlanTestFailoverCleanup,
     StartReprotect,
     StartTestFailover,
     StartTestFailoverCleanup,
@@ -32,35 +40,77 @@ from asr_operator.lifecycle.steps import (
 PROBE_TIMEOUT = 3.0
 
 
-async def submit(clients: VaultClients, item: AsrItem, action: Action) -> Outcome:
-    asr = clients.asr
+async def submit(
+    clients: VaultClients, target: AsrItem | AsrPlan, intended: str, action: Action
+) -> Outcome:
+    """Send the intent's request to what the intent names, and to nothing else."""
+    if target.id.lower() != intended.lower():
+        return Refused(
+            Refusal.PERMANENT,
+            f"the intent names {intended}, but the object now resolves to {target.id}; "
+            "nothing was sent",
+        )
     try:
-        match action:
-            case StartFailover(planned=True, recovery_point_id=rp):
-                job = await asr.start_planned_failover(item, rp)
-            case StartFailover(planned=False, recovery_point_id=rp, shutdown_source=shut):
-                job = await asr.start_unplanned_failover(item, rp, shut)
-            case StartTestFailover(network_id=net, recovery_point_id=rp):
-                job = await asr.start_test_failover(item, net, rp)
-            case StartTestFailoverCleanup(comments=comments):
-                job = await asr.start_test_failover_cleanup(item, comments)
-            case StartCommit():
-                job = await asr.start_commit(item)
-            case StartApplyRecoveryPoint(recovery_point_id=rp):
-                job = await asr.start_apply_recovery_point(item, rp)
-            case StartFailback(data_sync=sync, create_vm_if_not_found=create):
-                mode = cast(Literal["ForDownTime", "ForSynchronization"], sync)
-                job = await asr.start_failback(item, mode, create)
-            case StartReprotect():
-                job = await asr.start_reprotect(item)
-            case StartUpdateTarget(settings=settings):
-                job = await asr.start_update_target(item, settings)
-            case ResumeJob(job_name=name, comments=comments):
-                job = await asr.resume_job(name, comments)
+        if isinstance(action, ResumeJob):  # a job's action, whatever the job acts on
+            job = await clients.asr.resume_job(action.job_name, action.comments)
+        elif isinstance(target, AsrPlan):
+            job = await _plan_call(clients.asr, target.name, action)
+        else:
+            job = await _item_call(clients.asr, target, action)
     except Exception as e:  # every gateway failure is classified, none escapes
         kind, message, retry_after = asr_refusal(e)
         return Refused(kind, message, retry_after)
     return Accepted(job)
+
+
+async def _item_call(asr: AsrGateway, item: AsrItem, action: Action) -> str:
+    match action:
+        case StartFailover(planned=True, recovery_point_id=rp):
+            return await asr.start_planned_failover(item, rp)
+        case StartFailover(planned=False, recovery_point_id=rp, shutdown_source=shut):
+            return await asr.start_unplanned_failover(item, rp, shut)
+        case StartTestFailover(network_id=net, recovery_point_id=rp):
+            return await asr.start_test_failover(item, net, rp)
+        case StartTestFailoverCleanup(comments=comments):
+            return await asr.start_test_failover_cleanup(item, comments)
+        case StartCommit():
+            return await asr.start_commit(item)
+        case StartApplyRecoveryPoint(recovery_point_id=rp):
+            return await asr.start_apply_recovery_point(item, rp)
+        case StartFailback(data_sync=sync, create_vm_if_not_found=create):
+            mode = cast(DataSync, sync)
+            return await asr.start_failback(item, mode, create)
+        case StartReprotect():
+            return await asr.start_reprotect(item)
+        case StartUpdateTarget(settings=settings):
+            return await asr.start_update_target(item, settings)
+        case _:
+            raise ValueError(f"{type(action).__name__} is not an action on a protected item")
+
+
+async def _plan_call(asr: AsrGateway, plan: str, action: Action) -> str:
+    match action:
+        case StartPlanFailover(planned=True):
+            return await asr.start_plan_planned_failover(plan)
+        case StartPlanFailover(recovery_point_type=rp, shutdown_source=shut):
+            return await asr.start_plan_unplanned_failover(plan, _point_type(rp), shut)
+        case StartPlanTestFailover(network_id=net, recovery_point_type=rp):
+            return await asr.start_plan_test_failover(plan, net, _point_type(rp))
+        case StartPlanTestFailoverCleanup(comments=comments):
+            return await asr.start_plan_test_failover_cleanup(plan, comments)
+        case StartPlanCommit():
+            return await asr.start_plan_commit(plan)
+        case StartPlanFailback(data_sync=sync, create_vm_if_not_found=create):
+            mode = cast(DataSync, sync)
+            return await asr.start_plan_failback(plan, mode, create)
+        case StartPlanReprotect():
+            return await asr.start_plan_reprotect(plan)
+        case _:
+            raise ValueError(f"{type(action).__name__} is not an action on a recovery plan")
+
+
+def _point_type(value: str) -> PlanRecoveryPoint:
+    return cast(PlanRecoveryPoint, value)
 
 
 async def probe(step: Probe) -> ProbeResult:

@@ -1,55 +1,48 @@
-"""RecoveryPlan: kopf glue that reports what ASR says about the plan (observe only)."""
+"""RecoveryPlan: kopf glue; the cycle is `cycle.py`, the decisions `lifecycle/recoveryplan.py`."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import kopf
-from pydantic import ValidationError
 
 from asr_operator.api.common import GROUP, VERSION
-from asr_operator.api.recoveryplan import PLURAL, RecoveryPlanSpec, RecoveryPlanStatus
-from asr_operator.azure.errors import AsrError
-from asr_operator.controllers import kube
-from asr_operator.controllers.clients import VaultUnavailable
-from asr_operator.controllers.protectedvms import REGISTRY
-from asr_operator.controllers.status import merge_patch
+from asr_operator.api.recoveryplan import KIND, PLURAL, RecoveryPlanSpec, RecoveryPlanStatus
+from asr_operator.controllers import cycle
+from asr_operator.controllers.observe import observe_plan
 from asr_operator.lifecycle import recoveryplan as lifecycle
-from asr_operator.lifecycle.observation import Context
 
-CHECK_INTERVAL = 30.0
-
-
-async def refresh(namespace: str, name: str, body: Any) -> None:
-    raw = body.get("status") or {}
-    try:
-        spec = RecoveryPlanSpec.model_validate(body.get("spec") or {})
-        status = RecoveryPlanStatus.model_validate(raw)
-    except ValidationError as e:
-        kopf.event(body, type="Warning", reason="InvalidSpec", message=str(e)[:1000])
-        return
-    try:
-        clients = await REGISTRY.get(namespace, spec.vault_ref.name)
-        plan = await clients.asr.get_plan(spec.plan_name)
-        items = await clients.items.items()
-    except (VaultUnavailable, AsrError) as e:
-        kopf.event(body, type="Warning", reason="PlanUnreadable", message=str(e)[:1000])
-        return
-    ctx = Context(generation=int(body["metadata"].get("generation") or 1), now=datetime.now(UTC))
-    new = lifecycle.report(spec, status, plan, items, ctx)
-    patch = merge_patch(raw, new.to_wire())
-    if patch is not None:
-        await kube.patch_status(PLURAL, namespace, name, patch)
+PLAN: cycle.Kind[RecoveryPlanSpec, RecoveryPlanStatus] = cycle.Kind(
+    kind=KIND,
+    plural=PLURAL,
+    spec=RecoveryPlanSpec,
+    status=RecoveryPlanStatus,
+    vault_of=lambda spec: spec.vault_ref.name,
+    observe=observe_plan,
+    decide=lifecycle.decide,
+    record=lifecycle.record,
+    deletion=lifecycle.decide_deletion,
+)
 
 
-@kopf.on.resume(GROUP, VERSION, PLURAL)
-@kopf.on.create(GROUP, VERSION, PLURAL)
+@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_backoff=1.0, cancellation_timeout=30.0)
+async def recoveryplan_daemon(
+    namespace: str | None,
+    name: str,
+    memo: kopf.Memo,
+    stopped: kopf.DaemonStopped,
+    logger: Any,
+    **_: Any,
+) -> None:
+    assert namespace is not None  # the CRD is namespaced
+    await cycle.run_daemon(PLAN, namespace, name, memo, stopped, logger)
+
+
 @kopf.on.update(GROUP, VERSION, PLURAL)
-async def plan_changed(namespace: str | None, name: str, body: Any, **_: Any) -> None:
-    await refresh(str(namespace), name, dict(body))
+async def recoveryplan_changed(memo: kopf.Memo, **_: Any) -> None:
+    cycle.wake(memo)
 
 
-@kopf.timer(GROUP, VERSION, PLURAL, interval=CHECK_INTERVAL, initial_delay=CHECK_INTERVAL)
-async def plan_timer(namespace: str | None, name: str, body: Any, **_: Any) -> None:
-    await refresh(str(namespace), name, dict(body))
+@kopf.on.delete(GROUP, VERSION, PLURAL)
+async def recoveryplan_deleted(memo: kopf.Memo, body: Any, **_: Any) -> None:
+    await cycle.deleted(PLAN, memo, body)

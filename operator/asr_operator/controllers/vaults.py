@@ -13,8 +13,8 @@ from asr_operator.api.conditions import ConditionStatus, ConditionType, Reason, 
 from asr_operator.api.vault import PLURAL, HostStatus, SiteRecoveryVaultStatus
 from asr_operator.azure.errors import AsrError
 from asr_operator.controllers import kube
-from asr_operator.controllers.clients import VaultClients, VaultUnavailable
-from asr_operator.controllers.protectedvms import REGISTRY
+from asr_operator.controllers.clients import Registry, VaultClients, VaultUnavailable
+from asr_operator.controllers.cycle import REGISTRY_KEY, registry
 from asr_operator.controllers.status import merge_patch
 from asr_operator.hyperv.errors import HyperVError
 
@@ -36,7 +36,7 @@ async def _hosts(clients: VaultClients) -> list[HostStatus]:
     return [*checked, *broken]
 
 
-async def check(namespace: str, name: str, body: dict[str, Any]) -> None:
+async def check(vaults: Registry, namespace: str, name: str, body: dict[str, Any]) -> None:
     now = datetime.now(UTC)
     generation = int(body["metadata"].get("generation") or 1)
     raw = body.get("status") or {}
@@ -48,7 +48,7 @@ async def check(namespace: str, name: str, body: dict[str, Any]) -> None:
     hosts: list[HostStatus] = []
     count: int | None = None
     try:
-        clients = await REGISTRY.get(namespace, name)
+        clients = await vaults.get(namespace, name)
         count = len(await clients.items.items())  # the list idle ProtectedVMs share
         ready = (ConditionStatus.TRUE, Reason.ARM_REACHABLE, f"ASR vault answers; {count} items")
         hosts = await _hosts(clients)
@@ -81,16 +81,26 @@ async def check(namespace: str, name: str, body: dict[str, Any]) -> None:
 @kopf.on.resume(GROUP, VERSION, PLURAL)
 @kopf.on.create(GROUP, VERSION, PLURAL)
 @kopf.on.update(GROUP, VERSION, PLURAL)
-async def vault_changed(namespace: str | None, name: str, body: Any, **_: Any) -> None:
-    await REGISTRY.forget(str(namespace), name)
-    await check(str(namespace), name, dict(body))
+async def vault_changed(
+    namespace: str | None, name: str, body: Any, memo: kopf.Memo, **_: Any
+) -> None:
+    await registry(memo).forget(str(namespace), name)
+    await check(registry(memo), str(namespace), name, dict(body))
 
 
 @kopf.timer(GROUP, VERSION, PLURAL, interval=CHECK_INTERVAL, initial_delay=CHECK_INTERVAL)
-async def vault_timer(namespace: str | None, name: str, body: Any, **_: Any) -> None:
-    await check(str(namespace), name, dict(body))
+async def vault_timer(
+    namespace: str | None, name: str, body: Any, memo: kopf.Memo, **_: Any
+) -> None:
+    await check(registry(memo), str(namespace), name, dict(body))
+
+
+@kopf.on.startup()
+async def make_clients(memo: kopf.Memo, **_: Any) -> None:
+    """One registry of vault clients for every controller; each object's memo shares it."""
+    memo[REGISTRY_KEY] = Registry()
 
 
 @kopf.on.cleanup()
-async def close_clients(**_: Any) -> None:
-    await REGISTRY.close()
+async def close_clients(memo: kopf.Memo, **_: Any) -> None:
+    await registry(memo).close()

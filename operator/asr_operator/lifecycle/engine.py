@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar
 
-from asr_operator.api.common import ManagementPolicy, Site, parse_duration
+from asr_operator.api.common import (
+    CommitMode,
+    ManagementPolicy,
+    ReverseReplication,
+    Site,
+    parse_duration,
+)
 from asr_operator.api.conditions import (
     ConditionStatus,
     ConditionType,
@@ -37,7 +43,8 @@ from asr_operator.api.operation import (
     Phase,
     TestFailoverStatus,
 )
-from asr_operator.api.protectedvm import TestFailover
+from asr_operator.api.protectedvm import Failback, TestFailover
+from asr_operator.lifecycle import item_state
 from asr_operator.lifecycle.observation import Context, Observation
 from asr_operator.lifecycle.observed import AsrJob, JobState
 from asr_operator.lifecycle.steps import (
@@ -102,6 +109,12 @@ class EngineSpec(Protocol):
 
     @property
     def test_failover(self) -> TestFailover | None: ...
+
+    @property
+    def failback(self) -> Failback: ...
+
+    @property
+    def reverse_replication(self) -> ReverseReplication: ...
 
 
 SpecT = TypeVar("SpecT", bound=EngineSpec)
@@ -169,10 +182,8 @@ class Engine(Generic[SpecT, StatusT, StateT]):
     """One decision over one object; a kind subclasses it with its table and observations."""
 
     TABLE: Mapping[Any, tuple[Row[Any], ...]] = {}
-    RESTING_PHASE: Mapping[Any, Phase] = {}
-    # The states in which an operation's effect is already visible: if ASR shows one of
-    # these while the intent's outcome is unknown, the operation happened.
-    EFFECT_VISIBLE: Mapping[OperationType, frozenset[Any]] = {}
+    RESTING_PHASE: Mapping[Any, Phase] = item_state.RESTING_PHASE
+    EFFECT_VISIBLE: Mapping[OperationType, frozenset[Any]] = item_state.EFFECT_VISIBLE
 
     def __init__(self, spec: SpecT, status: StatusT, obs: Observation, ctx: Context) -> None:
         self.spec = spec
@@ -185,6 +196,7 @@ class Engine(Generic[SpecT, StatusT, StateT]):
         # Why the gate shown is up, when its action alone does not say (a probe timed out).
         self.approval_reason: Reason | None = None
         self.row: Row[Any] | None = None
+        self.cleanup_reason = ""
 
     # -- what a kind provides ------------------------------------------------------------
 
@@ -293,6 +305,11 @@ class Engine(Generic[SpecT, StatusT, StateT]):
         )
         return Wait(Reason.WAITING, f"{message} Approve with spec.approve: {token}", 300.0)
 
+    def remember_applied_point(self, recovery_point: str) -> None:
+        """A failover found already done (not by us) applied what the spec asks."""
+        if not self.status.applied_recovery_point:
+            self.update(applied_recovery_point=recovery_point)
+
     def approval_seed(self) -> str:
         """Ties a resting state's gate to the operation that led there."""
         last = self.status.last_operation
@@ -371,6 +388,66 @@ class Engine(Generic[SpecT, StatusT, StateT]):
             Reason.OPERATION_NOT_ALLOWED,
             f"ASR does not allow {op} on {self.target_label()} now (allowed: {allowed}"
             f"{self.not_allowed_detail()}).",
+        )
+
+    # -- conditions of rows (`when`) and gates every kind shares -------------------------
+
+    def wants_azure(self) -> bool:
+        return self.spec.active_site == Site.AZURE
+
+    def wants_on_premises(self) -> bool:
+        return self.spec.active_site == Site.ON_PREMISES
+
+    def drill_requested(self) -> bool:
+        return drill_requested(self.spec, self.status)
+
+    def cleanup_due(self) -> Step | None:
+        """A drill is cleaned up when asked, when due, or when approved; else its gate shows."""
+        ours = self.status.test_failover
+        ours = ours if ours is not None and ours.last_request_id else None
+        spec_tf = self.spec.test_failover
+        if self.spec.active_site == Site.AZURE:
+            self.cleanup_reason = (
+                "a failover is requested, and ASR needs the drill cleaned up first"
+            )
+        elif ours and (spec_tf is None or spec_tf.request_id != ours.last_request_id):
+            self.cleanup_reason = "the drill request changed"
+        elif ours and ours.cleanup_at is not None and self.ctx.now >= ours.cleanup_at:
+            self.cleanup_reason = "testFailover.cleanupAfter has passed"
+        if self.cleanup_reason:
+            return None
+        if ours is None:
+            return Wait(
+                Reason.WAITING,
+                "A test failover started outside the operator is active; it is left alone.",
+                self.ctx.poll_interval,
+            )
+        gate = self.await_approval(
+            ApprovalAction.TEST_FAILOVER_CLEANUP,
+            ours.last_request_id,
+            "The drill's test VM is running.",
+        )
+        if gate is None:
+            self.cleanup_reason = "cleanup was approved"
+            return None
+        if ours.cleanup_at is not None:
+            left = (ours.cleanup_at - self.ctx.now).total_seconds()
+            assert isinstance(gate, Wait)
+            return Wait(gate.reason, gate.message + f" Cleanup in {left:.0f}s.", min(left, 300))
+        return gate
+
+    def failback_commit_approved(self) -> Step | None:
+        if self.spec.failback.commit == CommitMode.AUTOMATIC:
+            return None
+        message = f"{self.target_label()} runs on-premises again; commit the failback."
+        return self.await_approval(ApprovalAction.FAILBACK_COMMIT, self.approval_seed(), message)
+
+    def reverse_approved(self) -> Step | None:
+        if self.spec.reverse_replication != ReverseReplication.MANUAL:
+            return None
+        message = "Failback is committed; reverse replication protects the VM again."
+        return self.await_approval(
+            ApprovalAction.REVERSE_REPLICATION, self.approval_seed(), message
         )
 
     # -- main flow -----------------------------------------------------------------------
@@ -565,6 +642,10 @@ class Engine(Generic[SpecT, StatusT, StateT]):
         }
         if result == OperationResult.SUCCEEDED:
             updates["failures"] = None
+            if op.type in (OperationType.FAILOVER, OperationType.CHANGE_RECOVERY_POINT):
+                updates["applied_recovery_point"] = op.recovery_point
+            if op.type == OperationType.REVERSE_REPLICATION:
+                updates["applied_recovery_point"] = ""
             if op.type == OperationType.TEST_FAILOVER:
                 tf = self.status.test_failover or TestFailoverStatus()
                 cleanup_at = None

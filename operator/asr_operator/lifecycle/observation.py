@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from asr_operator.lifecycle.observed import (
     AsrItem,
     AsrJob,
+    AsrPlan,
     ComputeSize,
     HyperVVM,
     RecoveryPoint,
@@ -41,6 +43,14 @@ class Observation:
     hyperv_error: ObservationError | None = None
     # A managed RecoveryPlan that owns this item, if any.
     owning_plan: str | None = None
+    # For a RecoveryPlan: the plan, its members, and each member's Hyper-V VM (by the
+    # member's friendly name, lower case) or why it could not be read.
+    plan: AsrPlan | None = None
+    members: tuple[AsrItem, ...] = ()
+    member_vms: Mapping[str, HyperVVM] = field(default_factory=dict)
+    member_vm_errors: Mapping[str, str] = field(default_factory=dict)
+    # Other RecoveryPlans with an operation in flight that share a member with this one.
+    plan_conflicts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,8 @@ class Context:
     poll_interval: float = 30.0
     # Set by a human through the abandon annotation while the object is being deleted.
     abandon_wait: bool = False
+    # Who last set spec.approve (from managedFields), for the comment of a resumed job.
+    approved_by: str = ""
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,8 @@ class AsrTask:
     target_name: str = ""
     target_id: str = ""
     errors: tuple[AsrErrorDetail, ...] = ()
+    start_time: datetime | None = None
+    end_time: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,10 @@ Decisions come from what ASR says (`allowedOperations`, `activeLocation`,
 
 from __future__ import annotations
 
-from enum import Enum
-
 from asr_operator.api.common import (
     CommitMode,
     FailoverType,
     RecoveryPointKind,
-    ReverseReplication,
     Site,
     parse_duration,
 )
@@ -26,7 +23,6 @@ from asr_operator.api.operation import (
     ApprovalAction,
     AzureVM,
     OperationResult,
-    OperationStatus,
     OperationType,
     Phase,
     TestFailoverStatus,
@@ -41,6 +37,7 @@ from asr_operator.api.protectedvm import (
 )
 from asr_operator.lifecycle import engine, recovery_points, target
 from asr_operator.lifecycle.engine import Decision, Intent, Row, always, drill_requested
+from asr_operator.lifecycle.item_state import ItemState, item_state
 from asr_operator.lifecycle.observation import Context, Observation, Wants
 from asr_operator.lifecycle.observed import (
     ActiveLocation,
@@ -75,37 +72,6 @@ from asr_operator.lifecycle.steps import (
 
 MAX_ATTEMPTS = engine.MAX_ATTEMPTS
 PROBE_INTERVAL = 10.0
-
-
-class ItemState(Enum):
-    """Where the item stands, read from allowedOperations and activeLocation."""
-
-    PROTECTED = "Protected"
-    TEST_ACTIVE = "TestActive"
-    COMMIT_PENDING = "CommitPending"
-    FAILED_OVER = "FailedOver"
-    FAILBACK_COMMIT_PENDING = "FailbackCommitPending"
-    REVERSE_PENDING = "ReversePending"
-    UNKNOWN = "Unknown"
-
-
-def item_state(item: AsrItem) -> ItemState:
-    ops = item.allowed_operations
-    if AsrOperation.TEST_FAILOVER_CLEANUP in ops:
-        return ItemState.TEST_ACTIVE
-    if item.active_location == ActiveLocation.RECOVERY:
-        if AsrOperation.COMMIT in ops:
-            return ItemState.COMMIT_PENDING
-        if AsrOperation.FAILBACK in ops:
-            return ItemState.FAILED_OVER
-        return ItemState.UNKNOWN
-    if AsrOperation.COMMIT in ops:
-        return ItemState.FAILBACK_COMMIT_PENDING
-    if AsrOperation.REVERSE_REPLICATE in ops:
-        return ItemState.REVERSE_PENDING
-    if ops & {AsrOperation.PLANNED_FAILOVER, AsrOperation.UNPLANNED_FAILOVER}:
-        return ItemState.PROTECTED
-    return ItemState.UNKNOWN
 
 
 # --- Observation requests -------------------------------------------------------------
@@ -175,7 +141,6 @@ class VMMachine(engine.Engine[ProtectedVMSpec, ProtectedVMStatus, ItemState]):
     ) -> None:
         super().__init__(spec, status, obs, ctx)
         self.source_checks: tuple[ConditionStatus, Reason, str] | None = None
-        self.cleanup_reason = ""
 
     @property
     def item(self) -> AsrItem:
@@ -259,8 +224,8 @@ class VMMachine(engine.Engine[ProtectedVMSpec, ProtectedVMStatus, ItemState]):
                 connect=_connect_hint(list(item.test_vm_ips), self.spec),
             )
             self.update(test_failover=tf_status.model_copy(update={"test_vm": test_vm}))
-        if state == ItemState.COMMIT_PENDING and not self.status.applied_recovery_point:
-            self.update(applied_recovery_point=self.spec.failover.recovery_point)
+        if state == ItemState.COMMIT_PENDING:
+            self.remember_applied_point(self.spec.failover.recovery_point)
 
     def submitting(self) -> dict[str, object]:
         return {"validation": None}
@@ -303,16 +268,6 @@ class VMMachine(engine.Engine[ProtectedVMSpec, ProtectedVMStatus, ItemState]):
             f"Failback data sync is done and ASR job {job.name} waits: completing it shuts "
             "the Azure VM down, copies the last changes and starts the on-premises VM.",
         )
-
-    def completed(
-        self, op: OperationStatus, result: OperationResult, updates: dict[str, object]
-    ) -> None:
-        if result != OperationResult.SUCCEEDED:
-            return
-        if op.type in (OperationType.FAILOVER, OperationType.CHANGE_RECOVERY_POINT):
-            updates["applied_recovery_point"] = op.recovery_point
-        if op.type == OperationType.REVERSE_REPLICATION:
-            updates["applied_recovery_point"] = ""
 
     def conditions(self, status: ProtectedVMStatus, step: Step) -> ProtectedVMStatus:
         if self.source_checks is not None:
@@ -402,15 +357,6 @@ class VMMachine(engine.Engine[ProtectedVMSpec, ProtectedVMStatus, ItemState]):
         )
 
     # -- conditions of the rows (`when`) -------------------------------------------------
-
-    def wants_azure(self) -> bool:
-        return self.spec.active_site == Site.AZURE
-
-    def wants_on_premises(self) -> bool:
-        return self.spec.active_site == Site.ON_PREMISES
-
-    def drill_requested(self) -> bool:
-        return drill_requested(self.spec, self.status)
 
     def target_drifts(self) -> bool:
         spec_target = self.spec.target
@@ -554,41 +500,6 @@ class VMMachine(engine.Engine[ProtectedVMSpec, ProtectedVMStatus, ItemState]):
         resolved = self.resolve_point(self.spec.test_failover.recovery_point)
         return resolved if isinstance(resolved, Stall | Wait) else None
 
-    def cleanup_due(self) -> Step | None:
-        """A drill is cleaned up when asked, when due, or when approved; else its gate shows."""
-        ours = self.status.test_failover
-        ours = ours if ours is not None and ours.last_request_id else None
-        spec_tf = self.spec.test_failover
-        if self.spec.active_site == Site.AZURE:
-            self.cleanup_reason = (
-                "a failover is requested, and ASR needs the drill cleaned up first"
-            )
-        elif ours and (spec_tf is None or spec_tf.request_id != ours.last_request_id):
-            self.cleanup_reason = "the drill request changed"
-        elif ours and ours.cleanup_at is not None and self.ctx.now >= ours.cleanup_at:
-            self.cleanup_reason = "testFailover.cleanupAfter has passed"
-        if self.cleanup_reason:
-            return None
-        if ours is None:
-            return Wait(
-                Reason.WAITING,
-                "A test failover started outside the operator is active; it is left alone.",
-                self.ctx.poll_interval,
-            )
-        gate = self.await_approval(
-            ApprovalAction.TEST_FAILOVER_CLEANUP,
-            ours.last_request_id,
-            "The drill's test VM is running.",
-        )
-        if gate is None:
-            self.cleanup_reason = "cleanup was approved"
-            return None
-        if ours.cleanup_at is not None:
-            left = (ours.cleanup_at - self.ctx.now).total_seconds()
-            assert isinstance(gate, Wait)
-            return Wait(gate.reason, gate.message + f" Cleanup in {left:.0f}s.", min(left, 300))
-        return gate
-
     def commit_approved(self) -> Step | None:
         """Commit when approved, or automatically once the optional validation passed."""
         fo = self.spec.failover
@@ -628,20 +539,6 @@ class VMMachine(engine.Engine[ProtectedVMSpec, ProtectedVMStatus, ItemState]):
         if not ips:
             return Wait(Reason.WAITING, "Waiting for the Azure VM's IP address.", PROBE_INTERVAL)
         return Probe(tuple((ip, port) for ip in ips for port in validation.tcp_ports))
-
-    def failback_commit_approved(self) -> Step | None:
-        if self.spec.failback.commit == CommitMode.AUTOMATIC:
-            return None
-        message = f"{self.item.friendly_name} runs on-premises again; commit the failback."
-        return self.await_approval(ApprovalAction.FAILBACK_COMMIT, self.approval_seed(), message)
-
-    def reverse_approved(self) -> Step | None:
-        if self.spec.reverse_replication != ReverseReplication.MANUAL:
-            return None
-        message = "Failback is committed; reverse replication protects the VM again."
-        return self.await_approval(
-            ApprovalAction.REVERSE_REPLICATION, self.approval_seed(), message
-        )
 
     # -- how each row's request is built -------------------------------------------------
 
@@ -747,15 +644,6 @@ class VMMachine(engine.Engine[ProtectedVMSpec, ProtectedVMStatus, ItemState]):
 M = VMMachine
 Op = OperationType
 
-VMMachine.RESTING_PHASE = {
-    ItemState.PROTECTED: Phase.PROTECTED,
-    ItemState.TEST_ACTIVE: Phase.TEST_FAILOVER_ACTIVE,
-    ItemState.COMMIT_PENDING: Phase.AWAITING_COMMIT,
-    ItemState.FAILED_OVER: Phase.FAILED_OVER,
-    ItemState.FAILBACK_COMMIT_PENDING: Phase.AWAITING_FAILBACK_COMMIT,
-    ItemState.REVERSE_PENDING: Phase.AWAITING_REVERSE_REPLICATION,
-}
-
 VMMachine.TABLE = {
     ItemState.PROTECTED: (
         Row(M.target_drifts, Op.UPDATE_TARGET, (M.target_valid, M.retry), M.update_target),
@@ -806,15 +694,6 @@ VMMachine.TABLE = {
     ItemState.REVERSE_PENDING: (
         Row(always, Op.REVERSE_REPLICATION, (M.reverse_approved, M.retry), M.reverse),
     ),
-}
-
-VMMachine.EFFECT_VISIBLE = {
-    Op.FAILOVER: frozenset({ItemState.COMMIT_PENDING, ItemState.FAILED_OVER}),
-    Op.COMMIT: frozenset({ItemState.FAILED_OVER}),
-    Op.FAILBACK: frozenset({ItemState.FAILBACK_COMMIT_PENDING, ItemState.REVERSE_PENDING}),
-    Op.FAILBACK_COMMIT: frozenset({ItemState.REVERSE_PENDING}),
-    Op.REVERSE_REPLICATION: frozenset({ItemState.PROTECTED}),
-    Op.TEST_FAILOVER: frozenset({ItemState.TEST_ACTIVE}),
 }
 
 

@@ -1,0 +1,286 @@
+"""The one controller cycle for every kind that runs ASR operations.
+
+A daemon per object runs reconcile cycles at the pace the lifecycle asks for (never
+sleeping inside a handler, never blocking on an ASR job); a spec change wakes it at
+once. Each cycle: read the object, observe, decide, write status (the intent, before
+any call), act, write status again. Deletion waits behind the finalizer for a running
+job and lets go. What differs by kind is a `Kind`: its models, how it observes, its
+lifecycle. Shared objects (the vault clients) live in kopf's memo.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar, cast
+
+import kopf
+from pydantic import BaseModel, ValidationError
+
+from asr_operator import metrics
+from asr_operator.api.conditions import ConditionType, get_condition
+from asr_operator.api.operation import ABANDON_ANNOTATION, OperationalStatus
+from asr_operator.controllers import kube, perform
+from asr_operator.controllers.clients import Registry, VaultClients, VaultUnavailable
+from asr_operator.controllers.status import merge_patch
+from asr_operator.lifecycle.engine import Decision
+from asr_operator.lifecycle.observation import Context, Observation
+from asr_operator.lifecycle.steps import (
+    Done,
+    Event,
+    Outcome,
+    Probe,
+    Release,
+    ShutdownSourceVM,
+    Stall,
+    Step,
+    Submit,
+    Wait,
+)
+
+WRITE_RETRY = 5.0
+REGISTRY_KEY = "registry"
+
+SpecT = TypeVar("SpecT", bound=BaseModel)
+StatusT = TypeVar("StatusT", bound=OperationalStatus)
+
+
+@dataclass(frozen=True)
+class Kind(Generic[SpecT, StatusT]):
+    """What the cycle needs to know of one kind."""
+
+    kind: str
+    plural: str
+    spec: type[SpecT]
+    status: type[StatusT]
+    vault_of: Callable[[SpecT], str]
+    observe: Callable[[VaultClients, SpecT, StatusT, str, str], Awaitable[Observation]]
+    decide: Callable[[SpecT, StatusT, Observation, Context], Decision[StatusT]]
+    record: Callable[
+        [SpecT, StatusT, Step, Outcome, Context], tuple[StatusT, tuple[Event, ...], float]
+    ]
+    deletion: Callable[[StatusT, Observation, Context], Decision[StatusT]]
+
+    def status_of(self, body: dict[str, Any]) -> tuple[dict[str, Any], StatusT]:
+        known = set(self.status.model_fields) | {
+            f.alias for f in self.status.model_fields.values() if f.alias
+        }
+        raw = {k: v for k, v in (body.get("status") or {}).items() if k in known}
+        try:
+            return raw, self.status.model_validate(raw)
+        except ValidationError:
+            return raw, self.status()
+
+
+def registry(memo: kopf.Memo) -> Registry:
+    """The vault clients every controller shares, made once at startup (see `run.py`)."""
+    found = memo.get(REGISTRY_KEY)
+    assert isinstance(found, Registry), "the startup handler puts the registry in the memo"
+    return found
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def approver(body: dict[str, Any]) -> str:
+    """The field manager that last set spec.approve (who approved), when the API says."""
+    latest: tuple[str, str] = ("", "")
+    for entry in body["metadata"].get("managedFields") or []:
+        spec = (entry.get("fieldsV1") or {}).get("f:spec") or {}
+        if "f:approve" in spec and str(entry.get("time") or "") >= latest[0]:
+            latest = (str(entry.get("time") or ""), str(entry.get("manager") or ""))
+    return latest[1]
+
+
+class Cycle(Generic[SpecT, StatusT]):
+    """One reconcile of one object; holds what the cycle read and wrote."""
+
+    def __init__(self, kind: Kind[SpecT, StatusT], body: dict[str, Any]) -> None:
+        self.kind = kind
+        self.body = body
+        self._ref = cast(Any, body)  # kopf.event takes any mapping with metadata
+        self.namespace = body["metadata"]["namespace"]
+        self.name = body["metadata"]["name"]
+        self.raw, self.status = kind.status_of(body)
+
+    def context(self, clients: VaultClients | None) -> Context:
+        annotations = self.body["metadata"].get("annotations") or {}
+        return Context(
+            generation=int(self.body["metadata"].get("generation") or 1),
+            now=_now(),
+            poll_interval=clients.poll_interval if clients else 30.0,
+            abandon_wait=annotations.get(ABANDON_ANNOTATION, "").lower() == "true",
+            approved_by=approver(self.body),
+        )
+
+    async def write(self, status: StatusT) -> bool:
+        """Persist status; False when it could not be written (then nothing else may happen)."""
+        patch = merge_patch(self.raw, status.to_wire())
+        if patch is None:
+            return True
+        try:
+            stored = await kube.patch_status(self.kind.plural, self.namespace, self.name, patch)
+        except kube.KubeError:
+            return False
+        self.raw, self.status = self.kind.status_of(stored)
+        return True
+
+    def post(self, events: tuple[Event, ...]) -> None:
+        for e in events:
+            kopf.event(self._ref, type=e.type.value, reason=e.reason, message=e.message)
+
+    def post_transition(self, before: StatusT, after: StatusT) -> None:
+        if before.phase == after.phase and _stall_reason(before) == _stall_reason(after):
+            return
+        stalled = get_condition(after.conditions, ConditionType.STALLED)
+        if stalled is not None and stalled.status == "True":
+            kopf.event(
+                self._ref, type="Warning", reason=stalled.reason.value, message=stalled.message
+            )
+        else:
+            ready = get_condition(after.conditions, ConditionType.READY)
+            message = ready.message if ready else ""
+            kopf.event(self._ref, type="Normal", reason=str(after.phase), message=message)
+        labels = (self.kind.kind, self.namespace, self.name)
+        if _stall_reason(before):
+            metrics.STALLED.remove(*labels, _stall_reason(before))
+        if _stall_reason(after):
+            metrics.STALLED.labels(*labels, _stall_reason(after)).set(1)
+
+
+def _stall_reason(status: OperationalStatus) -> str:
+    stalled = get_condition(status.conditions, ConditionType.STALLED)
+    return stalled.reason.value if stalled is not None and stalled.status == "True" else ""
+
+
+def _delay(step: Step) -> float:
+    if isinstance(step, Wait):
+        return step.delay
+    if isinstance(step, Stall | Done):
+        return step.recheck
+    return 1.0
+
+
+async def reconcile(
+    kind: Kind[SpecT, StatusT], vaults: Registry, namespace: str, name: str
+) -> float:
+    """One cycle; returns the seconds until the next one."""
+    body = await kube.get_object(kind.plural, namespace, name)
+    if body is None or body["metadata"].get("deletionTimestamp"):
+        return 30.0
+    try:
+        spec = kind.spec.model_validate(body.get("spec") or {})
+    except ValidationError as e:
+        kopf.event(cast(Any, body), type="Warning", reason="InvalidSpec", message=str(e)[:1000])
+        return 300.0
+    cycle = Cycle(kind, body)
+    clients: VaultClients | None = None
+    try:
+        clients = await vaults.get(namespace, kind.vault_of(spec))
+    except VaultUnavailable as e:
+        obs = Observation(vault_ready=False, vault_message=str(e))
+    if clients is not None:
+        obs = await kind.observe(clients, spec, cycle.status, namespace, name)
+    ctx = cycle.context(clients)
+    before = cycle.status
+    decision = kind.decide(spec, cycle.status, obs, ctx)
+    if not await cycle.write(decision.status):
+        return WRITE_RETRY  # the intent is not persisted: act on nothing
+    cycle.post(decision.events)
+    cycle.post_transition(before, decision.status)
+    _count_completions(before, decision.status)
+    step = decision.step
+    outcome: Outcome | None = None
+    target = obs.plan or obs.item
+    if isinstance(step, Submit) and clients is not None and target is not None:
+        op = decision.status.operation
+        intended = op.action.target if op is not None and op.action is not None else target.id
+        outcome = await perform.submit(clients, target, intended, step.action)
+        metrics.ASR_CALLS.labels(type(step.action).__name__, type(outcome).__name__).inc()
+    elif isinstance(step, Probe):
+        outcome = await perform.probe(step)
+    elif isinstance(step, ShutdownSourceVM) and clients is not None:
+        outcome = await perform.shutdown(clients, step)
+    if outcome is None:
+        return _delay(step)
+    status, events, delay = kind.record(spec, cycle.status, step, outcome, ctx)
+    if not await cycle.write(status):
+        return WRITE_RETRY
+    cycle.post(events)
+    return delay
+
+
+def _count_completions(before: OperationalStatus, after: OperationalStatus) -> None:
+    last = after.last_operation
+    if last is None or (before.last_operation and before.last_operation.run_id == last.run_id):
+        return
+    metrics.OPERATIONS.labels(last.type.value, last.result.value).inc()
+    metrics.OPERATION_SECONDS.labels(last.type.value).observe(last.duration_seconds)
+
+
+async def run_daemon(
+    kind: Kind[SpecT, StatusT],
+    namespace: str,
+    name: str,
+    memo: kopf.Memo,
+    stopped: kopf.DaemonStopped,
+    logger: Any,
+) -> None:
+    """Reconcile until the object goes away; a spec change (`wake`) cuts a sleep short."""
+    wake: asyncio.Event = memo.setdefault("wake", asyncio.Event())
+    vaults = registry(memo)
+    while not stopped:
+        wake.clear()
+        started = time.monotonic()
+        try:
+            delay = await reconcile(kind, vaults, namespace, name)
+        except Exception:  # a bug must not kill the object's daemon for good
+            logger.exception("reconcile of %s %s/%s failed", kind.kind, namespace, name)
+            delay = 30.0
+        metrics.RECONCILE_SECONDS.labels(kind.kind).observe(time.monotonic() - started)
+        if delay > 0:
+            await _sleep_until(delay, wake, stopped)
+
+
+async def _sleep_until(delay: float, wake: asyncio.Event, stopped: kopf.DaemonStopped) -> None:
+    waiters = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stopped.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
+
+
+def wake(memo: kopf.Memo) -> None:
+    """A spec or annotation change wakes the object's daemon now instead of at its next tick."""
+    event = memo.get("wake")
+    if isinstance(event, asyncio.Event):
+        event.set()
+
+
+async def deleted(kind: Kind[SpecT, StatusT], memo: kopf.Memo, body: Any) -> None:
+    """Keep the finalizer while an ASR job runs; never call ASR or Hyper-V."""
+    raw = dict(body)
+    _, status = kind.status_of(raw)
+    obs = Observation()
+    op = status.operation
+    clients: VaultClients | None = None
+    if op is not None and op.job_name:
+        try:
+            spec = kind.spec.model_validate(raw.get("spec") or {})
+            clients = await registry(memo).get(raw["metadata"]["namespace"], kind.vault_of(spec))
+            obs = Observation(job=await clients.jobs.get(op.job_name))
+        except Exception:  # unknown job state keeps the wait; the annotation ends it
+            obs = Observation()
+    cycle = Cycle(kind, raw)
+    decision = kind.deletion(status, obs, cycle.context(clients))
+    await cycle.write(decision.status)
+    cycle.post(decision.events)
+    if isinstance(decision.step, Release):
+        return
+    assert isinstance(decision.step, Wait)
+    raise kopf.TemporaryError(decision.step.message, delay=decision.step.delay)
