@@ -4,6 +4,7 @@ a small client to drive ProtectedVMs and read their status and Events.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,10 +30,28 @@ class Operator(OperatorProcess):
 class Cluster:
     """What a human does with kubectl, through the kubernetes client."""
 
-    def __init__(self, dc: SimulatedDatacenter) -> None:
+    def __init__(self, dc: SimulatedDatacenter, plural: str = PLURAL) -> None:
         self.client = dc.api_client()
         self.custom = kubernetes.client.CustomObjectsApi(self.client)
         self.core = kubernetes.client.CoreV1Api(self.client)
+        self.plural = plural
+
+    def of(self, plural: str) -> Cluster:
+        """The same cluster, reading and patching objects of another kind."""
+        other = copy.copy(self)
+        other.plural = plural
+        return other
+
+    def create(self, kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": kind,
+            "metadata": {"name": name, "namespace": NS},
+            "spec": spec,
+        }
+        return dict(
+            self.custom.create_namespaced_custom_object(GROUP, VERSION, NS, self.plural, body)
+        )
 
     def create_pvm(self, name: str, **spec: Any) -> dict[str, Any]:
         body = {
@@ -48,8 +67,12 @@ class Cluster:
         }
         return dict(self.custom.create_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, body))
 
-    def get(self, name: str, plural: str = PLURAL) -> dict[str, Any]:
-        return dict(self.custom.get_namespaced_custom_object(GROUP, VERSION, NS, plural, name))
+    def get(self, name: str, plural: str = "") -> dict[str, Any]:
+        return dict(
+            self.custom.get_namespaced_custom_object(
+                GROUP, VERSION, NS, plural or self.plural, name
+            )
+        )
 
     def status(self, name: str) -> dict[str, Any]:
         return dict(self.get(name).get("status") or {})
@@ -61,15 +84,17 @@ class Cluster:
         return {}
 
     def patch_spec(self, name: str, spec: dict[str, Any]) -> None:
-        self.custom.patch_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, name, {"spec": spec})
+        self.custom.patch_namespaced_custom_object(
+            GROUP, VERSION, NS, self.plural, name, {"spec": spec}
+        )
 
     def annotate(self, name: str, annotations: dict[str, str]) -> None:
         self.custom.patch_namespaced_custom_object(
-            GROUP, VERSION, NS, PLURAL, name, {"metadata": {"annotations": annotations}}
+            GROUP, VERSION, NS, self.plural, name, {"metadata": {"annotations": annotations}}
         )
 
     def delete(self, name: str) -> None:
-        self.custom.delete_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, name)
+        self.custom.delete_namespaced_custom_object(GROUP, VERSION, NS, self.plural, name)
 
     def exists(self, name: str) -> bool:
         try:

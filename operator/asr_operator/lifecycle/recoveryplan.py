@@ -257,8 +257,9 @@ class PlanMachine(engine.Engine[RecoveryPlanSpec, RecoveryPlanStatus, ItemState]
 
     def track(self, job: AsrJob) -> None:
         super().track(job)
+        groups = _groups(job)  # jobs without groups (commit, reprotect) keep the last ones
         self.update(
-            groups=_groups(job),
+            groups=groups or self.status.groups,
             vms=_outcomes(self.status.vms, job),
             progress=_progress(job),
         )
