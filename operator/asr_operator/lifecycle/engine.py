@@ -603,6 +603,10 @@ class Engine(Generic[SpecT, StatusT, StateT]):
         assert op is not None
         gate = self.await_approval(action, seed, message)
         if gate is not None:
+            if op.resume_requested_at is not None:
+                # This suspension awaits its own approval, so it was never resumed: the resume
+                # recorded was of an earlier one (a plan job stops at each manual action).
+                self.update(operation=op.model_copy(update={"resume_requested_at": None}))
             return gate
         if op.resume_requested_at and self.ctx.now - op.resume_requested_at < RESUME_RESEND_AFTER:
             return Wait(
