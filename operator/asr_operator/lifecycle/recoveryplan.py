@@ -281,10 +281,11 @@ class PlanMachine(engine.Engine[RecoveryPlanSpec, RecoveryPlanStatus, ItemState]
         task = job.current_task
         if task is not None and task.instructions:
             where = f" ({task.group})" if task.group else ""
+            # By the task's place in the job: ASR may give every manual action one task name.
             return self.resume_when_approved(
                 job,
                 ApprovalAction.MANUAL_ACTION,
-                f"{op.run_id}/{task.name}",
+                f"{op.run_id}/{job.tasks.index(task)}/{task.name}",
                 f"ASR job {job.name} waits at manual action {task.name!r}{where}: "
                 f"{task.instructions}",
             )
