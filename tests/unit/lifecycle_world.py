@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from asr_operator.api.protectedvm import ProtectedVMSpec, ProtectedVMStatus
 from asr_operator.lifecycle import protectedvm as machine
@@ -168,9 +169,118 @@ class FakeJob:
         )
 
 
+class Reconciler:
+    """The controller side of a world, whatever the kind: observe, decide, persist,
+    perform, record, persist. A world gives `machine` (the kind's lifecycle module), its
+    spec, status, clock and records, and `observe`, `ctx`, `call`, `tick`, `running`.
+    """
+
+    machine: Any
+    spec: Any
+    status: Any
+    now: datetime
+    generation: int
+    steps: list[Step]
+    violations: list[str]
+
+    def observe(self) -> Observation:
+        raise NotImplementedError
+
+    def ctx(self) -> Context:
+        raise NotImplementedError
+
+    def call(self, action: Action, run_id: str) -> Outcome:
+        raise NotImplementedError
+
+    def tick(self) -> None:
+        raise NotImplementedError
+
+    def running(self) -> object | None:
+        raise NotImplementedError
+
+    def perform(self, step: Step, probe_ok: bool) -> Outcome | None:
+        """What the controller does for a step that is not an ASR call."""
+        return None
+
+    def edit(self, changes: dict[str, object]) -> None:
+        """Apply spec edits by dotted camelCase path; a real change bumps the generation."""
+        data = self.spec.model_dump(by_alias=True, exclude_none=True)
+        for path, value in changes.items():
+            *parents, last = path.split(".")
+            node = data
+            for k in parents:
+                node = node.setdefault(k, {})
+            node[last] = value
+        new = type(self.spec).model_validate(data)
+        if new != self.spec:
+            self.spec = new
+            self.generation += 1
+
+    def approve_pending(self) -> None:
+        gate = self.status.awaiting_approval
+        if gate is not None and self.spec.approve != gate.token:
+            self.edit({"approve": gate.token})
+
+    def cycle(self, crash: str = "", probe_ok: bool = True) -> Step:
+        """One reconcile: observe, decide, persist, perform, record, persist.
+
+        crash: "" | "before-call" (intent persisted, never sent) |
+               "lost-response" (sent, the answer never arrived).
+        """
+        decision = self.machine.decide(self.spec, self.status, self.observe(), self.ctx())
+        self.status = decision.status
+        step = decision.step
+        self.steps.append(step)
+        self.check_status()
+        outcome: Outcome | None = None
+        if isinstance(step, Submit):
+            op = self.status.operation
+            if op is None:
+                self.violations.append("Submit without a persisted intent")
+                return step
+            if crash == "before-call":
+                return step
+            outcome = self.call(step.action, op.run_id)
+            if crash == "lost-response":
+                return step
+        else:
+            outcome = self.perform(step, probe_ok)
+        if outcome is not None:
+            self.status, _, _ = self.machine.record(
+                self.spec, self.status, step, outcome, self.ctx()
+            )
+            self.check_status()
+        return step
+
+    def check_status(self) -> None:
+        for c in self.status.conditions:
+            if c.type == "Stalled" and c.status == "True" and not (c.reason and c.message):
+                self.violations.append(f"Stalled without reason/message: {c}")
+            if c.observed_generation != self.generation:
+                self.violations.append("condition without current observedGeneration")
+
+    def advance(self, seconds: float = 31.0) -> None:
+        self.now += timedelta(seconds=seconds)
+
+    def settle(self, cycles: int = 80, approve: bool = True) -> None:
+        """Run without faults until nothing is left to do."""
+        quiet = 0
+        for _ in range(cycles):
+            if approve:
+                self.approve_pending()
+            step = self.cycle()
+            self.tick()
+            self.advance()
+            quiet = quiet + 1 if isinstance(step, Done) and self.running() is None else 0
+            if quiet >= 3:
+                return
+
+
 @dataclass
-class World:
+class World(Reconciler):
     """One item, its jobs, its Hyper-V VM; and the controller's persisted status."""
+
+    machine = machine
 
     spec: ProtectedVMSpec
     state: str = "Protected"
@@ -288,76 +398,11 @@ class World:
     def ctx(self) -> Context:
         return Context(generation=self.generation, now=self.now, poll_interval=30.0)
 
-    def edit(self, changes: dict[str, object]) -> None:
-        """Apply spec edits by dotted camelCase path; a real change bumps the generation."""
-        data = self.spec.model_dump(by_alias=True, exclude_none=True)
-        for path, value in changes.items():
-            *parents, last = path.split(".")
-            node = data
-            for k in parents:
-                node = node.setdefault(k, {})
-            node[last] = value
-        new = ProtectedVMSpec.model_validate(data)
-        if new != self.spec:
-            self.spec = new
-            self.generation += 1
-
-    def approve_pending(self) -> None:
-        gate = self.status.awaiting_approval
-        if gate is not None and self.spec.approve != gate.token:
-            self.edit({"approve": gate.token})
-
-    def cycle(self, crash: str = "", probe_ok: bool = True) -> Step:
-        """One reconcile: observe, decide, persist, perform, record, persist.
-
-        crash: "" | "before-call" (intent persisted, never sent) |
-               "lost-response" (sent, the answer never arrived).
-        """
-        decision = machine.decide(self.spec, self.status, self.observe(), self.ctx())
-        self.status = decision.status
-        step = decision.step
-        self.steps.append(step)
-        self.check_status()
-        outcome: Outcome | None = None
-        if isinstance(step, Submit):
-            op = self.status.operation
-            if op is None:
-                self.violations.append("Submit without a persisted intent")
-                return step
-            if crash == "before-call":
-                return step
-            outcome = self.call(step.action, op.run_id)
-            if crash == "lost-response":
-                return step
-        elif isinstance(step, Probe):
-            outcome = ProbeResult(probe_ok, "open" if probe_ok else "refused")
-        elif isinstance(step, ShutdownSourceVM):
+    def perform(self, step: Step, probe_ok: bool) -> Outcome | None:
+        """What the controller does for a step that is not an ASR call."""
+        if isinstance(step, Probe):
+            return ProbeResult(probe_ok, "open" if probe_ok else "refused")
+        if isinstance(step, ShutdownSourceVM):
             self.power = PowerState.OFF
-            outcome = ShutdownResult(True, "turned off")
-        if outcome is not None:
-            self.status, _, _ = machine.record(self.spec, self.status, step, outcome, self.ctx())
-            self.check_status()
-        return step
-
-    def check_status(self) -> None:
-        for c in self.status.conditions:
-            if c.type == "Stalled" and c.status == "True" and not (c.reason and c.message):
-                self.violations.append(f"Stalled without reason/message: {c}")
-            if c.observed_generation != self.generation:
-                self.violations.append("condition without current observedGeneration")
-
-    def advance(self, seconds: float = 31.0) -> None:
-        self.now += timedelta(seconds=seconds)
-
-    def settle(self, cycles: int = 80, approve: bool = True) -> None:
-        """Run without faults until nothing is left to do."""
-        quiet = 0
-        for _ in range(cycles):
-            if approve:
-                self.approve_pending()
-            step = self.cycle()
-            self.tick()
-            self.advance()
-            quiet = quiet + 1 if isinstance(step, Done) and self.running() is None else 0
-            if quiet >= 3:
-                return
+            return ShutdownResult(True, "turned off")
+        return None

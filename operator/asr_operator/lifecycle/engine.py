@@ -569,6 +569,13 @@ class Engine(Generic[SpecT, StatusT, StateT]):
                 f"recorded by an older operator version without its parameters. {unknown}",
                 300.0,
             )
+        if self.spec.management_policy == ManagementPolicy.OBSERVE_ONLY:
+            return Wait(
+                Reason.OBSERVE_ONLY,
+                f"No ASR job can be found for the {op.type.value} request; ObserveOnly: it is "
+                "not sent again until the policy is Full.",
+                self.ctx.poll_interval,
+            )
         # Checked: ASR holds no job for the request, so sending it again cannot double it.
         # What is sent is the request the intent recorded, never one rebuilt from the spec.
         action = action_from_intent(op.action.kind, op.action.parameters)
@@ -603,7 +610,18 @@ class Engine(Generic[SpecT, StatusT, StateT]):
         assert op is not None
         gate = self.await_approval(action, seed, message)
         if gate is not None:
+            if op.resume_requested_at is not None:
+                # This suspension awaits its own approval, so it was never resumed: the resume
+                # recorded was of an earlier one (a plan job stops at each manual action).
+                self.update(operation=op.model_copy(update={"resume_requested_at": None}))
             return gate
+        if self.spec.management_policy == ManagementPolicy.OBSERVE_ONLY:
+            return Wait(
+                Reason.OBSERVE_ONLY,
+                f"ASR job {job.name} waits (approved); ObserveOnly: the operator does not "
+                "resume it until the policy is Full.",
+                self.ctx.poll_interval,
+            )
         if op.resume_requested_at and self.ctx.now - op.resume_requested_at < RESUME_RESEND_AFTER:
             return Wait(
                 Reason.OPERATION_IN_PROGRESS,

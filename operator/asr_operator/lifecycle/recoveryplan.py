@@ -12,6 +12,7 @@ from asr_operator.api.common import CommitMode, FailoverType, Site
 from asr_operator.api.conditions import ConditionStatus, ConditionType, Reason
 from asr_operator.api.operation import (
     ApprovalAction,
+    OperationResult,
     OperationStatus,
     OperationType,
     Phase,
@@ -219,7 +220,9 @@ class PlanMachine(engine.Engine[RecoveryPlanSpec, RecoveryPlanStatus, ItemState]
             by_state.setdefault(item_state(m).value, []).append(m.friendly_name)
         where = "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(by_state.items()))
         memo = self.status.failures
-        if memo is not None and memo.generation == self.ctx.generation:
+        last = self.status.last_operation
+        # The last job left them apart, whatever spec edits (approvals) came since.
+        if memo is not None and last is not None and last.result == OperationResult.FAILED:
             return self.stall(
                 Reason.ASR_JOB_FAILED,
                 f"{memo.type.value} of {self.target_label()} failed for some VMs and the plan's "
@@ -282,10 +285,11 @@ class PlanMachine(engine.Engine[RecoveryPlanSpec, RecoveryPlanStatus, ItemState]
         task = job.current_task
         if task is not None and task.instructions:
             where = f" ({task.group})" if task.group else ""
+            # By the task's place in the job: ASR may give every manual action one task name.
             return self.resume_when_approved(
                 job,
                 ApprovalAction.MANUAL_ACTION,
-                f"{op.run_id}/{task.name}",
+                f"{op.run_id}/{job.tasks.index(task)}/{task.name}",
                 f"ASR job {job.name} waits at manual action {task.name!r}{where}: "
                 f"{task.instructions}",
             )
