@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 from pathlib import Path
 
 import pytest
@@ -9,15 +11,30 @@ import pytest
 from asr_operator.sim import demo
 
 
-def test_demo_story_completes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rc = demo.main(
-        ["--time-scale", "0.05", "--pause", "0", "--no-live", "--workdir", str(tmp_path)]
-    )
-    out = capsys.readouterr().out
+@pytest.fixture(scope="module")
+def story(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, Path]:
+    """One run of the demo (a minute of wall time), shared by the checks below."""
+    workdir = tmp_path_factory.mktemp("demo")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        rc = demo.main(
+            ["--time-scale", "0.05", "--pause", "0", "--no-live", "--workdir", str(workdir)]
+        )
+    return rc, out.getvalue(), workdir
+
+
+def chapter_output(flat: str, title_part: str) -> str:
+    """What a chapter printed after its title, up to the next chapter."""
+    return flat.split(title_part, 1)[1].split("→", 1)[0]
+
+
+def test_demo_story_completes(story: tuple[int, str, Path]) -> None:
+    rc, out, workdir = story
     assert rc == 0, out
     assert "Story completed" in out
+    flat = " ".join(out.split())
     for chapter in demo.chapters():
-        assert chapter.title.split(":")[0][:30] in out.replace("\n", " ")
+        assert " ".join(chapter.title.split(":")[0][:30].split()) in flat
     # The summary lists every operation of the story with its measured duration.
     for op in (
         "TestFailover",
@@ -29,4 +46,32 @@ def test_demo_story_completes(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         "ReverseReplication",
     ):
         assert op in out
-    assert (tmp_path / "kubeconfig").exists()
+    assert (workdir / "kubeconfig").exists()
+
+
+def test_demo_recovery_plan_chapter(story: tuple[int, str, Path]) -> None:
+    """plan-web runs group by group, stops at its manual action until approved through
+    spec, commits when approved, and the ProtectedVMs of its VMs defer to it."""
+    rc, out, _ = story
+    assert rc == 0, out
+    flat = " ".join(out.split())
+    # Stopped at the manual action: db01 (Boot 1) and app01 (Boot 2) are up, web01 is not.
+    at_action = chapter_output(flat, "the job stops at the manual action")
+    assert "plan-web FailingOver: Boot 3: waiting at manual action 'confirm-dns'." in at_action
+    assert "Shutdown 3/3 Succeeded, Failover 3/3 Succeeded" in at_action
+    assert "Boot 1 1/1 Succeeded, Boot 2 1/1 Succeeded, Boot 3 0/1 Suspended" in at_action
+    # Approved through spec.approve: the job went on and web01 booted; the commit waits.
+    resumed = chapter_output(flat, "approve the manual action")
+    assert "plan-web AwaitingCommit: awaiting approval: Commit." in resumed
+    assert "Boot 3 1/1 Succeeded" in resumed
+    # Committed: every VM of the plan runs in Azure; the ProtectedVMs of its VMs stalled
+    # (OwnedByRecoveryPlan) and, once told the plan's site, report Ready without acting.
+    committed = chapter_output(flat, "approve the commit of the whole plan")
+    assert "plan-web FailedOver:" in committed
+    assert committed.count("Azure: PlannedFailoverStatesBegin") == 3
+    assert committed.count("Stalled (OwnedByRecoveryPlan)") == 3
+    followed = chapter_output(flat, "they defer to the plan and are Ready")
+    assert "ProtectedVMs: db01 FailedOver, app01 FailedOver, web01 FailedOver" in followed
+    summary = flat.split("Operations and their measured durations", 1)[1]
+    assert "plan-web │ Failover │ Succeeded" in summary
+    assert "plan-web │ Commit │ Succeeded" in summary

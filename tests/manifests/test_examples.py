@@ -80,5 +80,8 @@ def test_references_resolve() -> None:
     for doc in docs:
         if doc["kind"] in ("ProtectedVM", "RecoveryPlan"):
             assert doc["spec"]["vaultRef"]["name"] in vault_names
-            if "hyperV" in doc["spec"]:
-                assert doc["spec"]["hyperV"]["host"] in hosts
+            hyper_v = doc["spec"].get("hyperV")
+            # A ProtectedVM names one host, a RecoveryPlan one per member.
+            members = hyper_v if isinstance(hyper_v, list) else [hyper_v] if hyper_v else []
+            for member in members:
+                assert member["host"] in hosts

@@ -2,8 +2,10 @@
 
 Everything runs on 127.0.0.1: the Kubernetes API stand-in, the ASR simulator (HTTPS), the
 Hyper-V simulator (WinRM) and the operator itself as a child process. The story is driven
-the way an on-call engineer would drive it: by changing the ProtectedVMs' spec (as
-`kubectl patch` or a Git commit would) and approving gates with the token in status.
+the way an on-call engineer would drive it: by changing the ProtectedVMs' and the
+RecoveryPlan's spec (as `kubectl patch` or a Git commit would) and approving gates with
+the token in status. ProtectedVMs are applied at the start; the RecoveryPlan is applied
+by its chapter, since the VMs of a managed plan no longer act through their ProtectedVMs.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from rich.text import Text
 from asr_operator.api.common import GROUP, VERSION
 from asr_operator.sim.stack import OperatorProcess, SimulatedDatacenter, bundled_scenario
 
-PLURAL = "protectedvms"
+PVMS = "protectedvms"
+PLANS = "recoveryplans"
 DRILL_VNET = (
     "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg-net"
     "/providers/Microsoft.Network/virtualNetworks/vnet-drill"
@@ -49,47 +52,77 @@ class Chapter:
     act: Callable[[Story], None]
     done: Callable[[Story], bool]
     timeout: float = 120.0
+    # What the chapter left, in one line (printed after it in plain output).
+    shows: Callable[[Story], str] | None = None
 
 
 class Story:
-    def __init__(self, dc: SimulatedDatacenter) -> None:
+    def __init__(self, dc: SimulatedDatacenter, plans: Sequence[dict[str, Any]] = ()) -> None:
         self.dc = dc
         self.client = dc.api_client()
         self.custom = kubernetes.client.CustomObjectsApi(self.client)
         self.core = kubernetes.client.CoreV1Api(self.client)
         self.namespace = dc.namespace
+        # RecoveryPlan manifests, applied by their chapter rather than at the start.
+        self.plans = {p["metadata"]["name"]: p for p in plans}
 
     # -- reading ------------------------------------------------------------------------
 
-    def objects(self) -> list[dict[str, Any]]:
-        out: Any = self.custom.list_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL)
+    def objects(self, plural: str = PVMS) -> list[dict[str, Any]]:
+        out: Any = self.custom.list_namespaced_custom_object(GROUP, VERSION, self.namespace, plural)
         return sorted(out.get("items", []), key=lambda o: o["metadata"]["name"])
 
-    def status(self, name: str) -> Status:
+    def status(self, name: str, plural: str = PVMS) -> Status:
         obj: Any = self.custom.get_namespaced_custom_object(
-            GROUP, VERSION, self.namespace, PLURAL, name
+            GROUP, VERSION, self.namespace, plural, name
         )
         return dict(obj.get("status") or {})
 
-    def condition(self, name: str, type_: str) -> dict[str, Any]:
-        return next((c for c in self.status(name).get("conditions", []) if c["type"] == type_), {})
+    def condition(self, name: str, type_: str, plural: str = PVMS) -> dict[str, Any]:
+        conditions = self.status(name, plural).get("conditions", [])
+        return next((c for c in conditions if c["type"] == type_), {})
 
-    def ready(self, name: str) -> bool:
-        return self.condition(name, "Ready").get("status") == "True"
+    def ready(self, name: str, plural: str = PVMS) -> bool:
+        return self.condition(name, "Ready", plural).get("status") == "True"
 
-    def stalled(self, name: str, reason: str) -> bool:
-        c = self.condition(name, "Stalled")
+    def stalled(self, name: str, reason: str, plural: str = PVMS) -> bool:
+        c = self.condition(name, "Stalled", plural)
         return c.get("status") == "True" and c.get("reason") == reason
 
-    def gate(self, name: str, action: str) -> bool:
-        gate = self.status(name).get("awaitingApproval") or {}
+    def gate(self, name: str, action: str, plural: str = PVMS) -> bool:
+        gate = self.status(name, plural).get("awaitingApproval") or {}
         return gate.get("action") == action
 
-    def did(self, name: str, op: str) -> bool:
+    def did(self, name: str, op: str, plural: str = PVMS) -> bool:
         return any(
             h["type"] == op and h["result"] == "Succeeded"
-            for h in self.status(name).get("history", [])
+            for h in self.status(name, plural).get("history", [])
         )
+
+    def vm_result(self, plan: str, vm: str) -> str:
+        """A VM's part in the plan's current (or last) job, as status.vms reports it."""
+        vms = self.status(plan, PLANS).get("vms", [])
+        return next((v.get("result", "") for v in vms if v["name"] == vm), "")
+
+    def plan_line(self, name: str) -> str:
+        """The plan in one line: phase, the job's step or the gate, its groups or VMs."""
+        st = self.status(name, PLANS)
+        gate = (st.get("awaitingApproval") or {}).get("action")
+        doing = st.get("progress") or (f"awaiting approval: {gate}." if gate else "")
+        if any(g.get("state") for g in st.get("groups", [])):
+            where = "Groups: " + _groups(st, marks=False)
+        else:  # a job without groups (commit) leaves none to show: say where the VMs are
+            where = "VMs: " + ", ".join(f"{v['name']} {v.get('state', '')}" for v in st["vms"])
+        return f"{name} {st.get('phase', '')}: {doing} {where}".replace("  ", " ")
+
+    def pvm_line(self, names: Sequence[str]) -> str:
+        """ProtectedVMs in one line: phase and Stalled reason."""
+        out = []
+        for name in names:
+            reason = self.condition(name, "Stalled").get("reason", "")
+            phase = self.status(name).get("phase", "")
+            out.append(f"{name} {phase}" + (f" ({reason})" if phase == "Stalled" else ""))
+        return "ProtectedVMs: " + ", ".join(out)
 
     def last_events(self) -> dict[str, str]:
         events = self.core.list_namespaced_event(self.namespace).items
@@ -102,14 +135,24 @@ class Story:
 
     # -- acting -------------------------------------------------------------------------
 
-    def patch(self, name: str, spec: dict[str, Any]) -> None:
+    def patch(self, name: str, spec: dict[str, Any], plural: str = PVMS) -> None:
         self.custom.patch_namespaced_custom_object(
-            GROUP, VERSION, self.namespace, PLURAL, name, {"spec": spec}
+            GROUP, VERSION, self.namespace, plural, name, {"spec": spec}
         )
 
-    def approve(self, name: str) -> None:
-        token = (self.status(name).get("awaitingApproval") or {}).get("token", "")
-        self.patch(name, {"approve": token})
+    def patch_each(self, names: Sequence[str], spec: dict[str, Any]) -> None:
+        for name in names:
+            self.patch(name, spec)
+
+    def approve(self, name: str, plural: str = PVMS) -> None:
+        token = (self.status(name, plural).get("awaitingApproval") or {}).get("token", "")
+        self.patch(name, {"approve": token}, plural)
+
+    def apply_plan(self, name: str, spec: dict[str, Any]) -> None:
+        """Create the RecoveryPlan from its manifest, with `spec` changed (a Git commit)."""
+        plan = self.plans[name]
+        body = {**plan, "spec": {**plan["spec"], **spec}}
+        self.dc.apply([body])
 
     def remove_checkpoints(self, host: str, vm: str) -> None:
         """What an admin does on the host: Remove-VMSnapshot, simulated."""
@@ -170,7 +213,69 @@ def chapters() -> list[Chapter]:
             lambda s: s.approve("web01"),
             lambda s: s.did("web01", "ReverseReplication") and s.ready("web01"),
         ),
+        Chapter(
+            "db01 back on-premises: failback, commit and reverse replication run by themselves",
+            lambda s: s.patch("db01", {"activeSite": "OnPremises"}),
+            lambda s: s.did("db01", "ReverseReplication") and s.ready("db01"),
+        ),
+        Chapter(
+            "Recovery plan plan-web to Azure: db01, then app01; the job stops at the manual "
+            "action before web01",
+            lambda s: s.apply_plan("plan-web", {"activeSite": "Azure"}),
+            lambda s: (
+                s.gate("plan-web", "ManualAction", PLANS)
+                and s.vm_result("plan-web", "app01") == "Succeeded"
+                and s.vm_result("plan-web", "web01") != "Succeeded"
+            ),
+            shows=lambda s: s.plan_line("plan-web"),
+        ),
+        Chapter(
+            "DNS cut over: approve the manual action; the job resumes and web01 boots in Azure",
+            lambda s: s.approve("plan-web", PLANS),
+            lambda s: (
+                s.gate("plan-web", "Commit", PLANS)
+                and s.vm_result("plan-web", "web01") == "Succeeded"
+            ),
+            shows=lambda s: s.plan_line("plan-web"),
+        ),
+        Chapter(
+            "plan-web validated in Azure: approve the commit of the whole plan",
+            lambda s: s.approve("plan-web", PLANS),
+            lambda s: (
+                s.did("plan-web", "Commit", PLANS)
+                and s.ready("plan-web", PLANS)
+                and all(s.stalled(vm, "OwnedByRecoveryPlan") for vm in PLAN_WEB_VMS)
+            ),
+            shows=lambda s: s.plan_line("plan-web") + " | " + s.pvm_line(PLAN_WEB_VMS),
+        ),
+        Chapter(
+            "The ProtectedVMs of the plan's VMs (OwnedByRecoveryPlan) are set to Azure too: "
+            "they defer to the plan and are Ready",
+            lambda s: s.patch_each(PLAN_WEB_VMS, {"activeSite": "Azure"}),
+            lambda s: all(s.ready(vm) for vm in PLAN_WEB_VMS),
+            shows=lambda s: s.pvm_line(PLAN_WEB_VMS),
+        ),
     ]
+
+
+PLAN_WEB_VMS = ("db01", "app01", "web01")
+GROUP_MARK = {
+    "Succeeded": "✓",
+    "InProgress": "…",
+    "Suspended": "‖",
+    "Failed": "✗",
+    "Cancelled": "✗",
+}
+
+
+def _groups(status: Status, marks: bool = True) -> str:
+    """A plan's groups: VMs done of VMs acted on, and the group's state."""
+    out = []
+    for g in status.get("groups", []):
+        state = g.get("state", "")
+        shown = GROUP_MARK.get(state, "") if marks else state
+        out.append(f"{g['name']} {g.get('vmsDone', 0)}/{g.get('vmsTotal', 0)} {shown}".strip())
+    return ", ".join(out)
 
 
 def _table(story: Story, progress: list[tuple[str, str]]) -> Group:
@@ -181,27 +286,55 @@ def _table(story: Story, progress: list[tuple[str, str]]) -> Group:
     for obj in story.objects():
         name = obj["metadata"]["name"]
         st = obj.get("status") or {}
-        ready = next((c["status"] for c in st.get("conditions", []) if c["type"] == "Ready"), "")
         rpo = (st.get("asr") or {}).get("rpoSeconds")
         table.add_row(
             name,
             obj["spec"].get("activeSite", ""),
             st.get("activeSite", ""),
             st.get("phase", ""),
-            ready,
+            _ready(st),
             st.get("job", ""),
             f"{rpo}s" if rpo is not None else "",
             events.get(name, "")[:80],
         )
-    lines = [Text(f"{mark} {title}") for mark, title in progress]
-    return Group(table, *lines)
+    shown: list[Table | Text] = [table]
+    plans = story.objects(PLANS)
+    if plans:
+        shown.append(_plan_table(plans))
+    shown += [Text(f"{mark} {title}") for mark, title in progress]
+    return Group(*shown)
+
+
+def _plan_table(plans: list[dict[str, Any]]) -> Table:
+    table = Table(title="RecoveryPlans", expand=True)
+    for col in ("NAME", "DESIRED", "ACTIVE", "PHASE", "READY", "JOB", "PROGRESS", "GROUPS"):
+        table.add_column(col, overflow="fold")
+    for obj in plans:
+        st = obj.get("status") or {}
+        gate = (st.get("awaitingApproval") or {}).get("action")
+        table.add_row(
+            obj["metadata"]["name"],
+            obj["spec"].get("activeSite", ""),
+            st.get("activeSite") or ("(mixed)" if st.get("vms") else ""),
+            st.get("phase", ""),
+            _ready(st),
+            st.get("job", ""),
+            st.get("progress") or (f"approve {gate}" if gate else ""),
+            _groups(st),
+        )
+    return table
+
+
+def _ready(status: Status) -> str:
+    return next((c["status"] for c in status.get("conditions", []) if c["type"] == "Ready"), "")
 
 
 def _summary(story: Story, console: Console) -> None:
     table = Table(title="Operations and their measured durations")
-    for col in ("VM", "OPERATION", "RESULT", "DURATION", "RECOVERY POINT"):
-        table.add_column(col)
-    for obj in story.objects():
+    for col in ("OBJECT", "OPERATION", "RESULT", "DURATION", "RECOVERY POINT"):
+        # Names and operations are read (and checked) whole; a long recovery point is cut.
+        table.add_column(col, overflow="ellipsis" if col == "RECOVERY POINT" else "fold")
+    for obj in [*story.objects(), *story.objects(PLANS)]:
         for h in reversed((obj.get("status") or {}).get("history", [])):
             table.add_row(
                 obj["metadata"]["name"],
@@ -242,6 +375,8 @@ def run_story(story: Story, console: Console, live: bool, pause: float) -> bool:
             if not ok:
                 break
             progress[-1] = ("✓", chapter.title)
+            if chapter.shows is not None and not live:
+                console.print(f"  {chapter.shows(story)}")
             if live:
                 view.update(render())
             time.sleep(pause)
@@ -264,13 +399,18 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--time-scale",
         type=float,
-        default=1.5,
+        default=1.25,
         help="wall seconds per simulated second of an ASR job task (smaller is faster)",
     )
-    p.add_argument("--pause", type=float, default=5.0, help="seconds between chapters")
+    p.add_argument("--pause", type=float, default=3.0, help="seconds between chapters")
     p.add_argument("--keep-running", action="store_true", help="leave everything up after")
     p.add_argument("--no-live", action="store_true", help="plain output instead of a live table")
-    p.add_argument("--manifests", type=Path, default=None, help="ProtectedVM manifests to apply")
+    p.add_argument(
+        "--manifests",
+        type=Path,
+        default=None,
+        help="manifests to apply: ProtectedVMs at the start, RecoveryPlans by their chapter",
+    )
     p.add_argument("--workdir", type=Path, default=None, help="where kubeconfig and logs go")
     return p
 
@@ -284,17 +424,18 @@ def main(argv: Sequence[str]) -> int:
     docs = [
         d for f in sorted(manifests.glob("*.yaml")) for d in yaml.safe_load_all(f.read_text()) if d
     ]
+    plans = [d for d in docs if d.get("kind") == "RecoveryPlan"]
     console.print(f"[bold]asr-operator demo[/bold]: simulated datacenter in {workdir}")
     started = time.monotonic()
     with SimulatedDatacenter(
         bundled_scenario(), workdir, time_scale=args.time_scale, poll_interval=1
     ) as dc:
         dc.apply(dc.vault_manifests())
-        dc.apply(docs)
+        dc.apply([d for d in docs if d.get("kind") != "RecoveryPlan"])
         operator = OperatorProcess(dc.kubeconfig, dc.namespace, workdir)
         operator.start()
         try:
-            story = Story(dc)
+            story = Story(dc, plans)
             ok = run_story(story, console, live, args.pause)
             _summary(story, console)
             elapsed = time.monotonic() - started
@@ -311,8 +452,9 @@ def _wait_for_ctrl_c(console: Console, dc: SimulatedDatacenter) -> None:
     console.print(
         "\nEverything keeps running. Try:\n"
         f"  export KUBECONFIG={dc.kubeconfig}\n"
-        "  kubectl get protectedvms -w\n"
+        "  kubectl get protectedvms,recoveryplans -w\n"
         "  kubectl describe protectedvm web01\n"
+        "  kubectl get recoveryplan plan-web -o jsonpath='{.status.groups}'\n"
         '  kubectl patch protectedvm app01 --type merge -p \'{"spec":{"activeSite":"Azure"}}\'\n'
         "Ctrl-C stops everything."
     )
