@@ -668,6 +668,17 @@ def test_suspended_job_without_a_manual_action_stalls() -> None:
     assert "job-1" in d.step.message
 
 
+def test_drill_job_suspended_without_a_manual_action_means_the_drill_is_up() -> None:
+    drill_action = StartPlanTestFailover(NET, "Latest")
+    job = plan_job(drill_action, done=1, state=JobState.SUSPENDED)
+    s = plan_spec(**drill())
+    d = decide(s, plan_obs(job=job), running_op(OperationType.TEST_FAILOVER))
+    assert d.status.operation is None
+    assert d.status.last_operation is not None
+    assert d.status.last_operation.result == "Succeeded"
+    assert_nothing_sent(d)
+
+
 # --- ForDownTime failback -------------------------------------------------------------------------
 
 FAILBACK = StartPlanFailback("ForDownTime", False)
@@ -866,11 +877,23 @@ def test_recovery_point_change_while_awaiting_commit_stalls_and_sends_nothing() 
     assert isinstance(back.step, Wait) and back.status.awaiting_approval is not None
 
 
-def test_failover_found_done_remembers_the_requested_point() -> None:
+def test_failover_found_done_leaves_the_point_unknown_and_never_stalls_on_it() -> None:
     s = plan_spec(activeSite="Azure", failover={"recoveryPoint": "LatestProcessed"})
     d = decide(s, plan_obs("CommitPending"))
-    assert d.status.applied_recovery_point == "LatestProcessed"
+    assert d.status.applied_recovery_point == ""
     assert isinstance(d.step, Wait)  # the commit gate, not a stall
+
+
+def test_planned_failover_records_no_recovery_point_unplanned_its_kind() -> None:
+    planned = decide(plan_spec(activeSite="Azure"), plan_obs("Protected"))
+    assert planned.status.operation is not None
+    assert planned.status.operation.recovery_point == ""
+    s = plan_spec(
+        activeSite="Azure", failover={"type": "Unplanned", "recoveryPoint": "LatestProcessed"}
+    )
+    unplanned = decide(s, plan_obs("Protected"))
+    assert unplanned.status.operation is not None
+    assert unplanned.status.operation.recovery_point == "LatestProcessed"
 
 
 def test_failover_success_records_the_applied_point() -> None:

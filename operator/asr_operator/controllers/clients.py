@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 
 from asr_operator.api.common import AuthType as ApiAuthType
 from asr_operator.api.common import WinRMScheme
+from asr_operator.api.recoveryplan import PLURAL as RECOVERY_PLAN_PLURAL
 from asr_operator.api.vault import KIND as VAULT_KIND
 from asr_operator.api.vault import PLURAL as VAULT_PLURAL
 from asr_operator.api.vault import SiteRecoveryVaultSpec
@@ -133,6 +134,19 @@ class VaultClients:
     items: ItemCache
     plans: ListCache[AsrPlan]
     files: list[str] = field(default_factory=list)
+    # The RecoveryPlan objects of each namespace, listed once per interval for everyone.
+    plan_objects: dict[str, ListCache[dict[str, Any]]] = field(default_factory=dict)
+
+    def plan_objects_in(self, namespace: str) -> ListCache[dict[str, Any]]:
+        cache = self.plan_objects.get(namespace)
+        if cache is None:
+
+            async def load() -> list[dict[str, Any]]:
+                return await kube.list_objects(RECOVERY_PLAN_PLURAL, namespace)
+
+            cache = ListCache(load, min_interval=max(self.poll_interval / 2, 0.2))
+            self.plan_objects[namespace] = cache
+        return cache
 
     async def close(self) -> None:
         await self.asr.close()

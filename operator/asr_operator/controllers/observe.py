@@ -78,8 +78,8 @@ async def observe_vm(
         return replace(obs, item_error=ObservationError(kind, message))
     obs = replace(obs, item=item)
     try:
-        if wants.fresh_item:  # only an object that may act needs to know who owns its item
-            plans = await managed_plans(clients, namespace, spec.vault_ref.name)
+        if status.operation is None:  # one that may act must know who owns its item
+            plans = await managed_plans(clients, namespace, spec.vault_ref.name, cached=True)
             owner = next((p.name for p in plans if item.id.lower() in p.item_ids), None)
             obs = replace(obs, owning_plan=owner)
         if wants.job_lookup_since is not None:
@@ -137,10 +137,18 @@ class ManagedPlan:
     item_ids: frozenset[str]  # lower case
 
 
-async def managed_plans(clients: VaultClients, namespace: str, vault: str) -> list[ManagedPlan]:
+async def managed_plans(
+    clients: VaultClients, namespace: str, vault: str, cached: bool = False
+) -> list[ManagedPlan]:
     """Read from the RecoveryPlan objects of the namespace and ASR's own plan list, so the
-    answer holds from the first cycle after a restart, before any plan was reconciled."""
-    bodies = await kube.list_objects(PLAN_PLURAL, namespace)
+    answer holds from the first cycle after a restart, before any plan was reconciled.
+
+    `cached`: the namespace's list of plans as read for everyone up to half a poll ago.
+    """
+    if cached:
+        bodies = await clients.plan_objects_in(namespace).items()
+    else:
+        bodies = await kube.list_objects(PLAN_PLURAL, namespace)
     if not bodies:
         return []
     plans = {p.name.lower(): p for p in await clients.plans.items()}

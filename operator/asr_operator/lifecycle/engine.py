@@ -633,7 +633,9 @@ class Engine(Generic[SpecT, StatusT, StateT]):
         return Submit(ResumeJob(job.name, self.resume_comment()))
 
     def resume_comment(self) -> str:
-        return "Approved through spec.approve"
+        """Names who approved (the field manager that set spec.approve), when the API says."""
+        who = f" by {self.ctx.approved_by}" if self.ctx.approved_by else ""
+        return f"Approved through spec.approve{who}"
 
     def complete(self, result: OperationResult, job: AsrJob | None, error: str) -> Step:
         op = self.status.operation

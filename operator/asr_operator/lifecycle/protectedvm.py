@@ -196,13 +196,28 @@ class VMMachine(engine.Engine[ProtectedVMSpec, ProtectedVMStatus, ItemState]):
 
     def hold(self, state: ItemState) -> Step | None:
         item = self.item
-        if self.obs.owning_plan is not None:
-            if self.matches_desired(state):
+        plan = self.obs.owning_plan
+        if plan is not None:
+            asks = [
+                what
+                for what, wanted in (
+                    (f"activeSite {self.spec.active_site.value}", not self.matches_desired(state)),
+                    ("a drill", self.drill_requested()),
+                    (
+                        "a change of spec.target",
+                        state == ItemState.PROTECTED and self.target_drifts(),
+                    ),
+                )
+                if wanted
+            ]
+            if not asks:
                 return Done(self.ctx.poll_interval)
             return self.stall(
                 Reason.OWNED_BY_RECOVERY_PLAN,
-                f"{item.friendly_name} belongs to RecoveryPlan {self.obs.owning_plan!r}, which "
-                "decides where it runs; change the plan, not this ProtectedVM.",
+                f"{item.friendly_name} belongs to RecoveryPlan {plan!r} (managementPolicy Full), "
+                f"which alone acts on it; this ProtectedVM asks for {' and '.join(asks)} and "
+                "does nothing. Drive the plan instead, make this spec match where the plan "
+                "put the VM, or set the plan's managementPolicy to ObserveOnly.",
                 300.0,
             )
         if item.current_job_name is not None:

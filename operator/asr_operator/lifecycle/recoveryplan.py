@@ -254,10 +254,6 @@ class PlanMachine(engine.Engine[RecoveryPlanSpec, RecoveryPlanStatus, ItemState]
             )
         return None
 
-    def enter(self, state: ItemState) -> None:
-        if state == ItemState.COMMIT_PENDING:
-            self.remember_applied_point(self.spec.failover.recovery_point)
-
     def track(self, job: AsrJob) -> None:
         super().track(job)
         groups = _groups(job)  # jobs without groups (commit, reprotect) keep the last ones
@@ -293,6 +289,9 @@ class PlanMachine(engine.Engine[RecoveryPlanSpec, RecoveryPlanStatus, ItemState]
                 f"ASR job {job.name} waits at manual action {task.name!r}{where}: "
                 f"{task.instructions}",
             )
+        if op.type == OperationType.TEST_FAILOVER:
+            # ASR may keep a drill's job suspended until cleanup: the test VMs are up.
+            return self.complete(OperationResult.SUCCEEDED, job, "")
         if op.type == OperationType.FAILBACK:
             running = [
                 vm.name for vm in self.obs.member_vms.values() if vm.state == PowerState.RUNNING
@@ -317,10 +316,6 @@ class PlanMachine(engine.Engine[RecoveryPlanSpec, RecoveryPlanStatus, ItemState]
             f"ASR job {job.name} is suspended ({job.state_description}) at no manual action; "
             "resume or finish it in ASR.",
         )
-
-    def resume_comment(self) -> str:
-        who = f" by {self.ctx.approved_by}" if self.ctx.approved_by else ""
-        return f"Approved through spec.approve{who} (asr-operator)"
 
     def conditions(self, status: RecoveryPlanStatus, step: Step) -> RecoveryPlanStatus:
         if self.source_checks is not None:
@@ -477,7 +472,8 @@ class PlanMachine(engine.Engine[RecoveryPlanSpec, RecoveryPlanStatus, ItemState]
         return Intent(
             OperationType.FAILOVER,
             StartPlanFailover(planned, fo.recovery_point, fo.shutdown_source_vm or planned),
-            recovery_point=fo.recovery_point,
+            # A planned failover sends no recovery point (ASR syncs, then uses the latest).
+            recovery_point="" if planned else fo.recovery_point,
             detail=fo.type.value,
         )
 
