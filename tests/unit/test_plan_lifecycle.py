@@ -823,7 +823,7 @@ def test_groups_progress_and_job_column_while_the_job_runs() -> None:
     [
         (0, "Shutdown: shutting down 3 VMs."),
         (1, "Failover: failing over 3 VMs."),
-        (2, "Boot 1: starting 1 VMs."),
+        (2, "Boot 1: starting 1 VM."),
     ],
 )
 def test_progress_in_words(done: int, progress: str) -> None:

@@ -659,5 +659,6 @@ def _progress(job: AsrJob) -> str:
     if task.children:
         kind = task.group.split(" ")[0] if task.group else ""
         verb = _GROUP_VERB.get(kind, "starting")
-        return f"{where}: {verb} {len(task.children)} VMs."
+        count = len(task.children)
+        return f"{where}: {verb} {count} VM{'' if count == 1 else 's'}."
     return f"{where}: {task.friendly_name or task.name}."

@@ -111,7 +111,7 @@ class Story:
         doing = st.get("progress") or (f"awaiting approval: {gate}." if gate else "")
         if any(g.get("state") for g in st.get("groups", [])):
             where = "Groups: " + _groups(st, marks=False)
-        else:  # a job without groups (commit) leaves none to show: say where the VMs are
+        else:  # no plan job yet: say where the VMs are
             where = "VMs: " + ", ".join(f"{v['name']} {v.get('state', '')}" for v in st["vms"])
         return f"{name} {st.get('phase', '')}: {doing} {where}".replace("  ", " ")
 
