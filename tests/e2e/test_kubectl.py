@@ -121,3 +121,48 @@ def test_kubectl_get_shows_printer_columns_and_wait_for_ready_after_failover(
     assert code == 0, err
     names, _ = _table(out)
     assert names == [*COLUMNS, "REASON"]
+
+
+def test_kubectl_get_rplan_shows_phase_job_and_progress(
+    cluster: Cluster, operator: Operator
+) -> None:
+    dc = operator.dc
+    state = dc.datacenter.vm_on_host("hv-01", "db01")
+    assert state is not None
+    with dc.datacenter.lock:
+        state.checkpoints.clear()
+    plans = cluster.of("recoveryplans")
+    plans.create(
+        "RecoveryPlan",
+        "plan-web",
+        {"vaultRef": {"name": "vault-dr"}, "planName": "plan-web", "activeSite": "Azure"},
+    )
+    gate = plans.wait_for(
+        "plan-web",
+        lambda s: (s.get("awaitingApproval") or {}).get("action") == "ManualAction",
+        what="the manual action",
+    )
+    code, out, err = _run(dc, "get", "rplan")
+    assert code == 0, err
+    names, rows = _table(out)
+    assert names == ["NAME", "DESIRED", "ACTIVE", "PHASE", "READY", "JOB", "PROGRESS", "VMS", "AGE"]
+    plan = rows["plan-web"]
+    assert (plan["DESIRED"], plan["PHASE"], plan["READY"], plan["VMS"]) == (
+        "Azure",
+        "FailingOver",
+        "False",
+        "3",
+    )
+    assert plan["JOB"] == "Failover Suspended"
+    assert plan["PROGRESS"] == "Boot 3: waiting at manual action 'confirm-dns'."
+    plans.patch_spec("plan-web", {"approve": gate["awaitingApproval"]["token"]})
+    commit = plans.wait_for(
+        "plan-web",
+        lambda s: (s.get("awaitingApproval") or {}).get("action") == "Commit",
+        what="the commit gate",
+    )
+    plans.patch_spec("plan-web", {"approve": commit["awaitingApproval"]["token"]})
+    code, out, err = _run(
+        dc, "wait", "--for=condition=Ready", "recoveryplan/plan-web", "--timeout=60s", timeout=70
+    )
+    assert code == 0 and "condition met" in out, err
