@@ -1094,3 +1094,13 @@ def test_deletion_waits_for_the_running_plan_job_and_never_calls() -> None:
     assert isinstance(
         machine.decide_deletion(RecoveryPlanStatus(), Observation(), CTX).step, Release
     )
+
+
+@pytest.mark.parametrize(("state", "site"), [("Protected", "OnPremises"), ("FailedOver", "Azure")])
+def test_an_idle_plan_writes_nothing_from_one_cycle_to_the_next(state: str, site: str) -> None:
+    """At rest, status is a pure function of ASR's state: no write per poll interval."""
+    s = plan_spec(activeSite=site)
+    first = decide(s, plan_obs(state), RecoveryPlanStatus(), CTX)
+    later = decide(s, plan_obs(state), first.status, at(30))
+    assert later.status == first.status
+    assert later.status.to_wire() == first.status.to_wire()

@@ -101,4 +101,3 @@ class RecoveryPlanStatus(OperationalStatus):
     progress: str = Field(default="", description="The plan job's current step, in words.")
     groups: list[GroupProgress] = Field(default_factory=list)
     vms: list[VMOutcome] = Field(default_factory=list, max_length=100)
-    last_checked_time: datetime | None = None

@@ -159,7 +159,6 @@ class PlanMachine(engine.Engine[RecoveryPlanSpec, RecoveryPlanStatus, ItemState]
             "allowed_operations": sorted(plan.allowed_operations),
             "item_count": len(plan.item_ids),
             "vms": vms,
-            "last_checked_time": self.ctx.now,
         }
         if self.status.operation is None:
             updates["progress"] = ""
