@@ -1,6 +1,7 @@
-"""Random SIGKILLs across whole RecoveryPlan lifecycles; prints what ASR ran, asserts nothing.
+"""Random SIGKILLs (and ASR faults) across whole RecoveryPlan lifecycles; prints what ASR
+ran, asserts nothing.
 
-    .venv/bin/python -m benchmarks.plan_chaos --cycles 6 --kill-every 4
+    .venv/bin/python -m benchmarks.plan_chaos --cycles 6 --kill-every 4 --fault-every 5
 
 Each cycle drives plan-web of the bundled scenario (three groups, a manual action) through
 failover, manual action, commit, failback (ForDownTime, resumed), failback commit and
@@ -24,10 +25,21 @@ from typing import Any
 
 import kubernetes.client
 
+from asr_operator.sim.asr import FaultRule
 from asr_operator.sim.stack import OperatorProcess, SimulatedDatacenter, bundled_scenario
 
 GROUP, VERSION, NS, PLANS = "asr-operator.io", "v1alpha1", "demo", "recoveryplans"
 HOSTS = [{"vm": vm, "host": "hv-01"} for vm in ("db01", "app01", "web01")]
+FAULTS = [
+    ("lost202", "plans.plannedFailover"),
+    ("lost202", "plans.failoverCommit"),
+    ("lost202", "plans.reProtect"),
+    ("lost202", "jobs.resume"),
+    ("drop", "plans.plannedFailover"),
+    ("drop", "plans.failoverCommit"),
+    ("status", "plans.get"),
+    ("status", "jobs.list"),
+]
 # ASR job action per operation type in the plan's history.
 ACTION = {
     "Failover": "plannedFailover",
@@ -78,6 +90,13 @@ def main() -> None:
     args.add_argument("--kill-every", type=float, default=4.0, help="mean seconds between kills")
     args.add_argument("--time-scale", type=float, default=0.3)
     args.add_argument("--seed", type=int, default=1)
+    args.add_argument(
+        "--fault-every",
+        type=float,
+        default=0.0,
+        help="mean seconds between injected ASR faults (0: none): a lost 202 after ASR took "
+        "the action, a dropped connection before it did, a 503 on a read",
+    )
     opts = args.parse_args()
     rng = random.Random(opts.seed)
     with (
@@ -118,8 +137,18 @@ def main() -> None:
                     kills += 1
                     operator.start()
 
+        faults: Counter[str] = Counter()
+
+        def injector() -> None:
+            while opts.fault_every and not done.wait(rng.expovariate(1 / opts.fault_every)):
+                kind, operation = rng.choice(FAULTS)
+                dc.asr.inject(FaultRule(kind=kind, operation=operation, status=503))
+                faults[f"{kind} {operation}"] += 1
+
         thread = threading.Thread(target=killer, daemon=True)
         thread.start()
+        faulter = threading.Thread(target=injector, daemon=True)
+        faulter.start()
         started = time.monotonic()
         history: list[dict[str, Any]] = []
         for _ in range(opts.cycles):
@@ -129,6 +158,7 @@ def main() -> None:
             history.extend(driver.status().get("history", [])[:3])
         done.set()
         thread.join()
+        faulter.join()
         with lock:
             operator.stop()
         took = time.monotonic() - started
@@ -147,7 +177,9 @@ def main() -> None:
             h for h in history if by_name.get(h.get("jobName", "")) != ACTION.get(h["type"])
         ]
         calls = {k: v for k, v in dc.asr.calls.items() if k.startswith(("plans.", "jobs.resume"))}
-        print(f"cycles {opts.cycles}, kills {kills}, {took:.0f}s")
+        print(f"cycles {opts.cycles}, kills {kills}, faults {sum(faults.values())}, {took:.0f}s")
+        if faults:
+            print(f"faults: {dict(faults)}")
         print(f"ASR plan jobs succeeded: {dict(ran)} (asked for {dict(wanted)})")
         print(f"ASR plan calls: {calls}")
         print(f"history entries naming another operation's job: {len(mismatched)}")
