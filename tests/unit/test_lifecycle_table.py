@@ -9,7 +9,7 @@ import pytest
 
 from asr_operator.api import protectedvm as pvm
 from asr_operator.api.conditions import ConditionStatus, ConditionType, Reason, get_condition
-from asr_operator.api.operation import IntentAction
+from asr_operator.api.operation import HistoryEntry, IntentAction
 from asr_operator.api.protectedvm import (
     OperationStatus,
     OperationType,
@@ -560,6 +560,30 @@ def test_checked_absence_allows_one_resend():
     assert isinstance(d.step, Submit) and isinstance(d.step.action, StartFailover)
     assert d.status.operation is not None and d.status.operation.attempt == 2
     assert d.status.operation.run_id == "r1"
+
+
+def test_a_job_recorded_for_an_earlier_operation_is_never_reattached():
+    # The failover's job started a minute before the commit's intent: inside the lookup
+    # window, but it belongs to the failover. The commit request was lost (no job).
+    failover = HistoryEntry(
+        run_id="r0",
+        type=OperationType.FAILOVER,
+        result="Succeeded",
+        started_at=T0 - timedelta(minutes=3),
+        ended_at=T0 - timedelta(minutes=2),
+        duration_seconds=60,
+        job_name="job-failover",
+    )
+    status = intent(OperationType.COMMIT, action=StartCommit())
+    status = status.model_copy(update={"history": [failover], "last_operation": failover})
+    old = job(JobState.SUCCEEDED, "job-failover", start_time=T0 - timedelta(minutes=3))
+    s = spec(activeSite="Azure")
+    d = decide(s, obs("CommitPending", intent_jobs=(old,)), status)
+    assert d.status.operation is not None and not d.status.operation.submitted
+    assert d.step == Submit(StartCommit())  # checked: no job of its own, so sent again
+    o = obs(item=item("CommitPending", current_job_name="job-failover"), intent_jobs=(old,))
+    d2 = decide(s, o, status)
+    assert d2.status.operation is not None and d2.status.operation.job_name != "job-failover"
 
 
 def test_resend_sends_the_recorded_request_not_one_rebuilt_from_the_spec():

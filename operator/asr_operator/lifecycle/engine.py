@@ -527,9 +527,16 @@ class Engine(Generic[SpecT, StatusT, StateT]):
         """The call's outcome is unknown (crash or lost response): find the job, never guess."""
         op = self.status.operation
         assert op is not None
+        # A job already recorded for an earlier operation is never this request's, however
+        # close in time (the lookup reaches back JOB_LOOKUP_SKEW for clock skew).
+        spent = {h.job_name.lower() for h in self.status.history if h.job_name}
+        if self.status.last_operation is not None and self.status.last_operation.job_name:
+            spent.add(self.status.last_operation.job_name.lower())
         jobs = self.obs.intent_jobs
+        if jobs is not None:
+            jobs = tuple(j for j in jobs if j.name.lower() not in spent)
         current = self.current_job()
-        if current is not None:
+        if current is not None and current.lower() not in spent:
             return self.attach(current, "found on the item")
         if jobs:
             newest = max(jobs, key=lambda j: j.start_time or self.ctx.now)
