@@ -648,6 +648,12 @@ def test_outcome_unknown_after_attempts():
     assert isinstance(d.step, Stall) and d.step.reason == Reason.OUTCOME_UNKNOWN
 
 
+def test_effect_visible_waits_for_the_job_list_first():
+    # Completing without the job would leave it unrecorded, free for a later lost request.
+    d = decide(spec(activeSite="Azure"), obs("CommitPending", intent_jobs=None), intent())
+    assert isinstance(d.step, Wait) and d.status.operation is not None
+
+
 def test_effect_already_visible_completes_the_intent():
     d = decide(spec(activeSite="Azure"), obs("CommitPending", intent_jobs=()), intent())
     assert d.status.operation is None and d.status.last_operation is not None

@@ -541,6 +541,11 @@ class Engine(Generic[SpecT, StatusT, StateT]):
         if jobs:
             newest = max(jobs, key=lambda j: j.start_time or self.ctx.now)
             return self.attach(newest.name, "found in the vault's job list")
+        if jobs is None:  # first the job list: an effect seen without its job leaves the
+            # job unrecorded, and a later lost request could then take it for its own
+            return Wait(
+                Reason.OPERATION_IN_PROGRESS, "Looking for the ASR job of the request.", 5.0
+            )
         if self.state() in self.EFFECT_VISIBLE.get(op.type, frozenset()):
             self.event(
                 EventType.NORMAL,
@@ -548,10 +553,6 @@ class Engine(Generic[SpecT, StatusT, StateT]):
                 f"{op.type.value} already took effect in ASR; recording it as done.",
             )
             return self.complete(OperationResult.SUCCEEDED, None, "")
-        if jobs is None:
-            return Wait(
-                Reason.OPERATION_IN_PROGRESS, "Looking for the ASR job of the request.", 5.0
-            )
         if self.ctx.now - op.requested_at < INTENT_LOOKUP_GRACE:
             return Wait(
                 Reason.OPERATION_IN_PROGRESS,
