@@ -142,6 +142,9 @@ def main() -> None:
         def injector() -> None:
             while opts.fault_every and not done.wait(rng.expovariate(1 / opts.fault_every)):
                 kind, operation = rng.choice(FAULTS)
+                # One pending fault at a time: unfired rules would pile up on a rare call
+                # and fail every retry of it, which is an outage, not a fault.
+                dc.asr.clear_faults()
                 dc.asr.inject(FaultRule(kind=kind, operation=operation, status=503))
                 faults[f"{kind} {operation}"] += 1
 
