@@ -586,6 +586,30 @@ def test_a_job_recorded_for_an_earlier_operation_is_never_reattached():
     assert d2.status.operation is not None and d2.status.operation.job_name != "job-failover"
 
 
+def test_a_job_older_than_the_last_recorded_one_is_never_reattached():
+    # Out of the bounded history, but it started before the last operation's job ended
+    # (by ASR's clock): it cannot be the job of the request sent after that.
+    last = HistoryEntry(
+        run_id="r0",
+        type=OperationType.FAILOVER,
+        result="Succeeded",
+        started_at=T0 - timedelta(minutes=3),
+        ended_at=T0 - timedelta(minutes=2),
+        duration_seconds=60,
+        job_name="job-failover",
+        job_ended_at=T0 - timedelta(minutes=2),
+    )
+    status = intent(OperationType.COMMIT, action=StartCommit())
+    status = status.model_copy(update={"history": [last], "last_operation": last})
+    older = job(JobState.SUCCEEDED, "job-old-commit", start_time=T0 - timedelta(minutes=4))
+    newer = job(JobState.IN_PROGRESS, "job-commit", start_time=T0 - timedelta(seconds=90))
+    s = spec(activeSite="Azure")
+    d = decide(s, obs("CommitPending", intent_jobs=(older,)), status)
+    assert d.step == Submit(StartCommit())
+    d2 = decide(s, obs("CommitPending", intent_jobs=(older, newer)), status)
+    assert d2.status.operation is not None and d2.status.operation.job_name == "job-commit"
+
+
 def test_resend_sends_the_recorded_request_not_one_rebuilt_from_the_spec():
     # The spec moved on (unplanned, another recovery point) after the intent was written.
     changed = spec(

@@ -113,6 +113,8 @@ class HistoryEntry(ApiModel):
     ended_at: datetime
     duration_seconds: float
     job_name: str = ""
+    # When the job ended by ASR's own clock: no job of a later request can start before.
+    job_ended_at: datetime | None = None
     recovery_point: str = ""
     error: str = ""
 

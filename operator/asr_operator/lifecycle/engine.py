@@ -532,9 +532,18 @@ class Engine(Generic[SpecT, StatusT, StateT]):
         spent = {h.job_name.lower() for h in self.status.history if h.job_name}
         if self.status.last_operation is not None and self.status.last_operation.job_name:
             spent.add(self.status.last_operation.job_name.lower())
+        # Nor is any job that started before the last recorded job ended, by ASR's clock:
+        # this request was sent after that (the lookup window reaches further back).
+        ends = [h.job_ended_at for h in self.status.history if h.job_ended_at is not None]
+        floor = max(ends) if ends else None
         jobs = self.obs.intent_jobs
         if jobs is not None:
-            jobs = tuple(j for j in jobs if j.name.lower() not in spent)
+            jobs = tuple(
+                j
+                for j in jobs
+                if j.name.lower() not in spent
+                and (floor is None or j.start_time is None or j.start_time >= floor)
+            )
         current = self.current_job()
         if current is not None and current.lower() not in spent:
             return self.attach(current, "found on the item")
@@ -658,6 +667,7 @@ class Engine(Generic[SpecT, StatusT, StateT]):
             ended_at=now,
             duration_seconds=round((now - start).total_seconds(), 3),
             job_name=op.job_name or (job.name if job else ""),
+            job_ended_at=job.end_time if job is not None else None,
             recovery_point=op.recovery_point,
             error=error,
         )
