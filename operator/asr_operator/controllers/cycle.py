@@ -21,6 +21,7 @@ import kopf
 from pydantic import BaseModel, ValidationError
 
 from asr_operator import metrics
+from asr_operator.api.common import GROUP, VERSION
 from asr_operator.api.conditions import ConditionType, get_condition
 from asr_operator.api.operation import ABANDON_ANNOTATION, OperationalStatus
 from asr_operator.controllers import kube, perform
@@ -284,3 +285,38 @@ async def deleted(kind: Kind[SpecT, StatusT], memo: kopf.Memo, body: Any) -> Non
         return
     assert isinstance(decision.step, Wait)
     raise kopf.TemporaryError(decision.step.message, delay=decision.step.delay)
+
+
+def register(kind: Kind[SpecT, StatusT], prefix: str) -> None:
+    """kopf's handlers for one kind: a daemon per object, a wake on change, deletion.
+
+    Handler ids are `<prefix>_daemon`, `<prefix>_changed`, `<prefix>_deleted`: kopf keeps
+    per-object progress under them, so they stay stable across versions.
+    """
+
+    @kopf.daemon(
+        GROUP,
+        VERSION,
+        kind.plural,
+        id=f"{prefix}_daemon",
+        cancellation_backoff=1.0,
+        cancellation_timeout=30.0,
+    )
+    async def daemon(
+        namespace: str | None,
+        name: str,
+        memo: kopf.Memo,
+        stopped: kopf.DaemonStopped,
+        logger: Any,
+        **_: Any,
+    ) -> None:
+        assert namespace is not None  # the CRDs are namespaced
+        await run_daemon(kind, namespace, name, memo, stopped, logger)
+
+    @kopf.on.update(GROUP, VERSION, kind.plural, id=f"{prefix}_changed")
+    async def changed(memo: kopf.Memo, **_: Any) -> None:
+        wake(memo)
+
+    @kopf.on.delete(GROUP, VERSION, kind.plural, id=f"{prefix}_deleted")
+    async def removed(memo: kopf.Memo, body: Any, **_: Any) -> None:
+        await deleted(kind, memo, body)

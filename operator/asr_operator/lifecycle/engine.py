@@ -18,6 +18,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from asr_operator.api.common import (
     CommitMode,
+    FailoverType,
     ManagementPolicy,
     ReverseReplication,
     Site,
@@ -46,7 +47,7 @@ from asr_operator.api.operation import (
 from asr_operator.api.protectedvm import Failback, TestFailover
 from asr_operator.lifecycle import item_state
 from asr_operator.lifecycle.observation import Context, Observation
-from asr_operator.lifecycle.observed import AsrJob, JobState
+from asr_operator.lifecycle.observed import AsrJob, AsrOperation, JobState
 from asr_operator.lifecycle.steps import (
     Accepted,
     Action,
@@ -95,6 +96,16 @@ APPROVAL_REASON = {
 }
 
 
+class FailoverChoice(Protocol):
+    """What both kinds' `spec.failover` say that the engine reads."""
+
+    @property
+    def type(self) -> FailoverType: ...
+
+    @property
+    def commit(self) -> CommitMode: ...
+
+
 class EngineSpec(Protocol):
     """The spec fields the engine reads; each kind's spec has them."""
 
@@ -112,6 +123,9 @@ class EngineSpec(Protocol):
 
     @property
     def failback(self) -> Failback: ...
+
+    @property
+    def failover(self) -> FailoverChoice: ...
 
     @property
     def reverse_replication(self) -> ReverseReplication: ...
@@ -374,6 +388,15 @@ class Engine(Generic[SpecT, StatusT, StateT]):
                 left,
             )
         return None
+
+    def allows(self, op: AsrOperation) -> Step | None:
+        return None if op in self.allowed() else self.not_allowed(op.value)
+
+    def failover_allowed(self) -> Step | None:
+        planned = self.spec.failover.type == FailoverType.PLANNED
+        return self.allows(
+            AsrOperation.PLANNED_FAILOVER if planned else AsrOperation.UNPLANNED_FAILOVER
+        )
 
     def not_allowed(self, op: str) -> Step:
         memo = self.status.failures

@@ -404,15 +404,6 @@ class VMMachine(engine.Engine[ProtectedVMSpec, ProtectedVMStatus, ItemState]):
 
     # -- gates ---------------------------------------------------------------------------
 
-    def allows(self, op: AsrOperation) -> Step | None:
-        return None if op in self.item.allowed_operations else self.not_allowed(op.value)
-
-    def failover_allowed(self) -> Step | None:
-        planned = self.spec.failover.type == FailoverType.PLANNED
-        return self.allows(
-            AsrOperation.PLANNED_FAILOVER if planned else AsrOperation.UNPLANNED_FAILOVER
-        )
-
     def target_valid(self) -> Step | None:
         assert self.spec.target is not None
         problems = target.problems(self.spec.target, self.obs.compute_sizes)

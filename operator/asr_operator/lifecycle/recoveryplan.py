@@ -347,15 +347,6 @@ class PlanMachine(engine.Engine[RecoveryPlanSpec, RecoveryPlanStatus, ItemState]
         applied = self.status.applied_recovery_point
         return bool(applied) and self.spec.failover.recovery_point != applied
 
-    def allows(self, op: AsrOperation) -> Step | None:
-        return None if op in self.allowed() else self.not_allowed(op.value)
-
-    def failover_allowed(self) -> Step | None:
-        planned = self.spec.failover.type == FailoverType.PLANNED
-        return self.allows(
-            AsrOperation.PLANNED_FAILOVER if planned else AsrOperation.UNPLANNED_FAILOVER
-        )
-
     def members_healthy(self) -> Step | None:
         if self.spec.failover.type != FailoverType.PLANNED:
             return None
