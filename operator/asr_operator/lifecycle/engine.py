@@ -71,7 +71,10 @@ from asr_operator.lifecycle.steps import (
 MAX_ATTEMPTS = 3  # automatic tries of one operation per spec generation
 HISTORY_LIMIT = 10
 INTENT_LOOKUP_GRACE = timedelta(seconds=60)  # a job may take this long to be listed
-RESUME_RESEND_AFTER = timedelta(minutes=5)
+# A resume is sent again when the job still waits at the same suspension this long after
+# it was asked for (the operator may have died between recording it and sending it). Safe:
+# the approval token is tied to that suspension, and ASR refuses to resume a running job.
+RESUME_RESEND_AFTER = timedelta(seconds=60)
 JOB_LOOKUP_SKEW = timedelta(minutes=5)
 
 OPERATION_PHASE = {
