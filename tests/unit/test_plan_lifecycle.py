@@ -589,7 +589,7 @@ def test_approved_manual_action_resumes_once_with_the_approver_in_the_comment() 
     assert d2.status.operation is not None
     assert d2.status.operation.resume_requested_at == T0 + timedelta(minutes=1)
     # ASR has not moved on yet: the next cycle does not resume again.
-    d3 = decide(plan_spec(activeSite="Azure", approve=token), at_manual(3), d2.status, at(2))
+    d3 = decide(plan_spec(activeSite="Azure", approve=token), at_manual(3), d2.status, at(1.5))
     assert isinstance(d3.step, Wait)
     # Only a resume that ASR has not acted on for 5 minutes is sent again.
     later = at(1 + RESUME_RESEND_AFTER.total_seconds() / 60)
@@ -700,7 +700,7 @@ def test_fordowntime_failback_waits_for_completion_approval_then_resumes_once() 
     d2 = decide(plan_spec(approve=gate.token), fdt(), d.status)
     assert isinstance(d2.step, Submit) and isinstance(d2.step.action, ResumeJob)
     assert APPROVER in d2.step.action.comments
-    d3 = decide(plan_spec(approve=gate.token), fdt(), d2.status, at(1))
+    d3 = decide(plan_spec(approve=gate.token), fdt(), d2.status, at(0.5))
     assert isinstance(d3.step, Wait) and d3.status.awaiting_approval is None
 
 
