@@ -136,6 +136,8 @@ class VaultClients:
     files: list[str] = field(default_factory=list)
     # The RecoveryPlan objects of each namespace, listed once per interval for everyone.
     plan_objects: dict[str, ListCache[dict[str, Any]]] = field(default_factory=dict)
+    # (namespace, vault) -> (the two lists it was computed from, the managed plans).
+    owners_memo: dict[tuple[str, str], tuple[object, object, Any]] = field(default_factory=dict)
 
     def plan_objects_in(self, namespace: str) -> ListCache[dict[str, Any]]:
         cache = self.plan_objects.get(namespace)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, replace
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -21,7 +22,7 @@ from asr_operator.hyperv.errors import HyperVError
 from asr_operator.lifecycle import protectedvm as lifecycle
 from asr_operator.lifecycle import recoveryplan as plan_lifecycle
 from asr_operator.lifecycle.observation import Observation, ObservationError
-from asr_operator.lifecycle.observed import AsrItem, HyperVVM
+from asr_operator.lifecycle.observed import AsrItem, AsrPlan, HyperVVM
 from asr_operator.lifecycle.steps import Refusal
 
 
@@ -145,13 +146,24 @@ async def managed_plans(
 
     `cached`: the namespace's list of plans as read for everyone up to half a poll ago.
     """
-    if cached:
-        bodies = await clients.plan_objects_in(namespace).items()
-    else:
+    if not cached:
         bodies = await kube.list_objects(PLAN_PLURAL, namespace)
-    if not bodies:
-        return []
-    plans = {p.name.lower(): p for p in await clients.plans.items()}
+        return _managed(bodies, await clients.plans.items() if bodies else [], vault)
+    bodies = await clients.plan_objects_in(namespace).items()
+    listed = await clients.plans.items() if bodies else []
+    # Every idle object asks each cycle: parse the plans once per refresh of either list.
+    key = (namespace, vault)
+    memo = clients.owners_memo.get(key)
+    if memo is not None and memo[0] is bodies and memo[1] is listed:
+        found: list[ManagedPlan] = memo[2]
+        return found
+    found = _managed(bodies, listed, vault)
+    clients.owners_memo[key] = (bodies, listed, found)
+    return found
+
+
+def _managed(bodies: list[dict[str, Any]], listed: list[AsrPlan], vault: str) -> list[ManagedPlan]:
+    plans = {p.name.lower(): p for p in listed}
     found = []
     for body in bodies:
         try:
