@@ -11,6 +11,7 @@ lifecycle. Shared objects (the vault clients) live in kopf's memo.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -65,10 +66,14 @@ class Kind(Generic[SpecT, StatusT]):
     ]
     deletion: Callable[[StatusT, Observation, Context], Decision[StatusT]]
 
+    @functools.cached_property
+    def known_status(self) -> frozenset[str]:
+        """The status keys this version writes (once per kind, not per cycle)."""
+        fields = self.status.model_fields
+        return frozenset(fields) | {f.alias for f in fields.values() if f.alias}
+
     def status_of(self, body: dict[str, Any]) -> tuple[dict[str, Any], StatusT]:
-        known = set(self.status.model_fields) | {
-            f.alias for f in self.status.model_fields.values() if f.alias
-        }
+        known = self.known_status
         raw = {k: v for k, v in (body.get("status") or {}).items() if k in known}
         try:
             return raw, self.status.model_validate(raw)
