@@ -17,13 +17,17 @@ from asr_operator.sim.stack import OperatorProcess, SimulatedDatacenter, bundled
 
 GROUP, VERSION, PLURAL = "asr-operator.io", "v1alpha1", "protectedvms"
 NS = "demo"
+# ARM answers within milliseconds here: give up on one after 15 s, and take an unanswered
+# request as dead 30 s after it was sent (production: 60 s and 300 s).
+ARM_TIMEOUT, REQUEST_LIFETIME = 15.0, 30.0
+OPERATOR_ARGS = ("--arm-timeout", str(ARM_TIMEOUT), "--request-lifetime", str(REQUEST_LIFETIME))
 
 
 class Operator(OperatorProcess):
     """The operator process of one test, with the datacenter it runs against."""
 
     def __init__(self, dc: SimulatedDatacenter, workdir: Path) -> None:
-        super().__init__(dc.kubeconfig, NS, workdir)
+        super().__init__(dc.kubeconfig, NS, workdir, OPERATOR_ARGS)
         self.dc = dc
 
 

@@ -72,7 +72,7 @@ def test_5xx_on_the_action_is_resent_only_after_checking(
     dc.asr.inject(FaultRule(kind="status", operation="items.plannedFailover", status=503))
     cluster.create_pvm("web01", activeSite="Azure")
     wait_until(
-        lambda: "OutcomeUncertain" in reasons(cluster, "web01"),
+        lambda: "CallFailed" in reasons(cluster, "web01"),
         30,
         "the uncertain outcome",
     )

@@ -148,6 +148,7 @@ class FakeJob:
     fail: bool = False
     suspend_at: int | None = None
     state: str = "InProgress"
+    request_id: str = ""
 
     def view(self) -> AsrJob:
         from asr_operator.lifecycle.observed import JobState
@@ -166,7 +167,12 @@ class FakeJob:
             start_time=self.started,
             target_object_id="vm1",
             errors=(),
+            client_request_id=self.request_id or None,
         )
+
+
+# How late a request the client gave up on reaches ASR (seconds), by its request id.
+LATE_BY = (0, 70, 150, 280)
 
 
 class Reconciler:
@@ -182,6 +188,7 @@ class Reconciler:
     generation: int
     steps: list[Step]
     violations: list[str]
+    in_flight: list[tuple[datetime, Action, str, str]]
 
     def observe(self) -> Observation:
         raise NotImplementedError
@@ -189,7 +196,7 @@ class Reconciler:
     def ctx(self) -> Context:
         raise NotImplementedError
 
-    def call(self, action: Action, run_id: str) -> Outcome:
+    def call(self, action: Action, run_id: str, request_id: str = "") -> Outcome:
         raise NotImplementedError
 
     def tick(self) -> None:
@@ -225,8 +232,12 @@ class Reconciler:
         """One reconcile: observe, decide, persist, perform, record, persist.
 
         crash: "" | "before-call" (intent persisted, never sent) |
-               "lost-response" (sent, the answer never arrived).
+               "lost-response" (sent, the answer never arrived) |
+               "dropped" (the connection dropped before ASR took it; the client knows the
+               answer is lost) | "late" (the client gave up; the request reaches ASR at a
+               later cycle, within the request lifetime).
         """
+        self.deliver_late()
         decision = self.machine.decide(self.spec, self.status, self.observe(), self.ctx())
         self.status = decision.status
         step = decision.step
@@ -240,7 +251,15 @@ class Reconciler:
                 return step
             if crash == "before-call":
                 return step
-            outcome = self.call(step.action, op.run_id)
+            if crash in ("dropped", "late"):
+                if crash == "late":
+                    self.in_flight.append((self.now, step.action, op.run_id, step.request_id))
+                outcome = Refused(Refusal.UNANSWERED, "no answer")
+                self.status, _, _ = self.machine.record(
+                    self.spec, self.status, step, outcome, self.ctx()
+                )
+                return step
+            outcome = self.call(step.action, op.run_id, step.request_id)
             if crash == "lost-response":
                 return step
         else:
@@ -252,7 +271,35 @@ class Reconciler:
             self.check_status()
         return step
 
+    def deliver_late(self) -> None:
+        """Requests the client gave up on reach ASR now, if still alive; their answer is
+        never seen."""
+        lifetime = timedelta(seconds=self.ctx().request_lifetime)
+        pending, self.in_flight = self.in_flight, []
+        for sent, action, run_id, rid in pending:
+            # Each request is late by its own delay, up to just under the lifetime.
+            late = timedelta(seconds=LATE_BY[int(rid[:8] or "0", 16) % len(LATE_BY)])
+            if self.now - sent >= lifetime:
+                continue  # it died on the way
+            if self.now - sent >= min(late, lifetime - timedelta(seconds=1)):
+                self.call(action, run_id, rid)
+            else:
+                self.in_flight.append((sent, action, run_id, rid))
+
+    def check_history(self) -> None:
+        """Every history entry names a job its own operation created, or none."""
+        runs = self.job_runs_by_name()
+        for h in self.status.history:
+            if h.job_name and runs.get(h.job_name) != h.run_id:
+                self.violations.append(
+                    f"{h.type} {h.run_id} recorded with job {h.job_name} of {runs.get(h.job_name)}"
+                )
+
+    def job_runs_by_name(self) -> dict[str, str]:
+        raise NotImplementedError
+
     def check_status(self) -> None:
+        self.check_history()
         for c in self.status.conditions:
             if c.type == "Stalled" and c.status == "True" and not (c.reason and c.message):
                 self.violations.append(f"Stalled without reason/message: {c}")
@@ -298,13 +345,17 @@ class World(Reconciler):
     steps: list[Step] = field(default_factory=list)
     fail_next_job: bool = False
     job_ticks: int = 2
+    in_flight: list[tuple[datetime, Action, str, str]] = field(default_factory=list)
+
+    def job_runs_by_name(self) -> dict[str, str]:
+        return {j.name: j.run_id for j in self.jobs.values()}
 
     # -- ASR side -------------------------------------------------------------------
 
     def running(self) -> FakeJob | None:
         return next((j for j in self.jobs.values() if j.state in ("InProgress", "Suspended")), None)
 
-    def call(self, action: Action, run_id: str) -> Outcome:
+    def call(self, action: Action, run_id: str, request_id: str = "") -> Outcome:
         self.calls.append((type(action).__name__, run_id))
         if isinstance(action, ResumeJob):
             job = self.jobs.get(action.job_name)
@@ -329,7 +380,14 @@ class World(Reconciler):
             1 if isinstance(action, StartFailback) and action.data_sync == "ForDownTime" else None
         )
         self.jobs[name] = FakeJob(
-            name, action, run_id, self.now, self.job_ticks, self.fail_next_job, suspend
+            name,
+            action,
+            run_id,
+            self.now,
+            self.job_ticks,
+            self.fail_next_job,
+            suspend,
+            request_id=request_id,
         )
         self.fail_next_job = False
         self.job_runs[run_id] = name
@@ -378,13 +436,7 @@ class World(Reconciler):
         job = self.jobs[w.job_name].view() if w.job_name and w.job_name in self.jobs else None
         intent = None
         if w.job_lookup_since is not None:
-            op = self.status.operation
-            assert op is not None
-            intent = tuple(
-                j.view()
-                for j in self.jobs.values()
-                if j.started >= w.job_lookup_since and j.run_id == op.run_id
-            )
+            intent = tuple(j.view() for j in self.jobs.values() if j.started >= w.job_lookup_since)
         return Observation(
             item=it,
             job=job,

@@ -238,6 +238,7 @@ class PlanJob:
     fail_job: bool = False  # the first task fails (ASR refuses the whole job)
     state: JobState = JobState.IN_PROGRESS
     ended: datetime | None = None
+    request_id: str = ""
     errors: tuple[AsrErrorDetail, ...] = ()
 
     @property
@@ -294,6 +295,7 @@ class PlanJob:
             errors=self.errors,
             start_time=self.started,
             end_time=self.ended,
+            client_request_id=self.request_id or None,
             target_object_id=PLAN_ID,
             target_object_name="plan-web",
         )
@@ -331,9 +333,11 @@ def plan_job(
     name: str = "job-1",
     fail_vm: str = "",
     now: datetime = T0,
+    request_id: str = "",
 ) -> AsrJob:
     """A plan job `done` tasks in, its next task in `state` (its last one when Succeeded)."""
     job = PlanJob(name, action, "r1", now, plan_steps(action, boots, manual), fail_vm)
+    job.request_id = request_id
     for s in job.steps[:done]:
         s.state, s.started, s.ended = JobState.SUCCEEDED, now, now
     if state == JobState.SUCCEEDED:
@@ -393,6 +397,7 @@ class PlanWorld(Reconciler):
     job_runs: dict[str, str] = field(default_factory=dict)  # run_id -> job created for it
     violations: list[str] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
+    in_flight: list[tuple[datetime, Action, str, str]] = field(default_factory=list)
     # Tokens a human approved, with the suspension they were shown for (job, task index).
     approvals: dict[str, tuple[str, int] | None] = field(default_factory=dict)
     unreadable: dict[str, str] = field(default_factory=dict)  # member -> why Hyper-V fails
@@ -426,7 +431,10 @@ class PlanWorld(Reconciler):
             None,
         )
 
-    def call(self, action: Action, run_id: str) -> Outcome:
+    def job_runs_by_name(self) -> dict[str, str]:
+        return {j.name: j.run_id for j in self.jobs.values()}
+
+    def call(self, action: Action, run_id: str, request_id: str = "") -> Outcome:
         self.calls.append((type(action).__name__, run_id))
         if isinstance(action, ResumeJob):
             return self.resume(action)
@@ -448,6 +456,7 @@ class PlanWorld(Reconciler):
             return Refused(Refusal.NOT_ALLOWED, f"{need} is not allowed on the plan now")
         name = f"job-{len(self.jobs) + 1}"
         job = PlanJob(name, action, run_id, self.now, plan_steps(action, self.boots, self.manual))
+        job.request_id = request_id
         if self.fail_next_job:
             job.fail_job, self.fail_next_job = True, False
         elif self.fail_vm and any(s.group.startswith("Boot") for s in job.steps):
@@ -566,13 +575,7 @@ class PlanWorld(Reconciler):
         job = self.jobs[w.job_name].view() if w.job_name and w.job_name in self.jobs else None
         intent = None
         if w.job_lookup_since is not None:
-            op = self.status.operation
-            assert op is not None
-            intent = tuple(
-                j.view()
-                for j in self.jobs.values()
-                if j.started >= w.job_lookup_since and j.run_id == op.run_id
-            )
+            intent = tuple(j.view() for j in self.jobs.values() if j.started >= w.job_lookup_since)
         vms, errors = {}, {}
         if w.hyperv:  # only what the lifecycle asked for, so narrow requests are tested too
             for n in self.names:

@@ -9,7 +9,7 @@ import pytest
 
 from asr_operator.api import protectedvm as pvm
 from asr_operator.api.conditions import ConditionStatus, ConditionType, Reason, get_condition
-from asr_operator.api.operation import HistoryEntry, IntentAction
+from asr_operator.api.operation import CallAnswer, HistoryEntry, IntentAction
 from asr_operator.api.protectedvm import (
     OperationStatus,
     OperationType,
@@ -511,12 +511,21 @@ def test_suspended_test_failover_job_means_drill_active():
 RECORDED = StartFailover(planned=True, recovery_point_id=None, shutdown_source=True)
 
 
+RID = "7d0c3f4e-0000-5000-8000-000000000001"  # the intent's request id (x-ms-client-request-id)
+LIFETIME = CTX.request_lifetime  # an unanswered request may still act this long
+
+
 def intent(
     type_: OperationType = OperationType.FAILOVER,
     attempt: int = 1,
-    age: float = 120,
+    age: float = LIFETIME + 60,
     action: Action | None = RECORDED,
+    request_ids: tuple[str, ...] = (RID,),
+    answer: CallAnswer | None = None,
+    answered_age: float | None = None,
 ) -> ProtectedVMStatus:
+    """An intent whose call's outcome is unknown; by default sent long enough ago that it
+    can no longer reach ASR."""
     recorded = None
     if action is not None:
         kind, parameters = action_to_intent(action)
@@ -529,23 +538,45 @@ def intent(
         attempt=attempt,
         detail="Planned",
         action=recorded,
+        request_ids=list(request_ids),
+        answer=answer,
+        answered_at=None if answered_age is None else T0 - timedelta(seconds=answered_age),
     )
     return ProtectedVMStatus(operation=op)
 
 
+def ours(state: JobState, name: str, **kw: object) -> AsrJob:
+    """A job that names the intent's request id."""
+    return job(state, name, client_request_id=RID, **kw)
+
+
 def test_reattach_to_job_found_after_restart():
     d = decide(
-        spec(activeSite="Azure"), obs(intent_jobs=(job(JobState.IN_PROGRESS, "job-7"),)), intent()
+        spec(activeSite="Azure"), obs(intent_jobs=(ours(JobState.IN_PROGRESS, "job-7"),)), intent()
     )
     assert isinstance(d.step, Wait)
     assert d.status.operation is not None and d.status.operation.job_name == "job-7"
     assert d.status.operation.submitted
 
 
-def test_reattach_via_current_scenario():
-    o = obs(item=item(current_job_name="job-8", current_scenario="PlannedFailover"), intent_jobs=())
+def test_a_job_naming_another_request_is_never_taken_for_the_intents():
+    # An earlier drill's job (issue: a dropped drill request recorded as a second drill),
+    # or the item's current job: another request's, however close in time.
+    other = job(JobState.IN_PROGRESS, "job-8", client_request_id="another-request")
+    o = obs(
+        item=item(current_job_name="job-8", current_scenario="PlannedFailover"),
+        intent_jobs=(other,),
+    )
     d = decide(spec(activeSite="Azure"), o, intent())
-    assert d.status.operation is not None and d.status.operation.job_name == "job-8"
+    assert d.status.operation is not None and d.status.operation.job_name != "job-8"
+    assert d.step == Submit(RECORDED)  # checked: no job of its own, none can still appear
+
+
+def test_a_job_that_names_no_request_cannot_be_told_apart_and_stalls():
+    anonymous = job(JobState.IN_PROGRESS, "job-9", client_request_id=None)
+    d = decide(spec(activeSite="Azure"), obs(intent_jobs=(anonymous,)), intent())
+    assert isinstance(d.step, Stall) and d.step.reason == Reason.OUTCOME_UNKNOWN
+    assert "job-9" in d.step.message and d.status.operation is not None
 
 
 def test_no_job_within_grace_waits_never_resends():
@@ -555,11 +586,49 @@ def test_no_job_within_grace_waits_never_resends():
     assert isinstance(d2.step, Wait)
 
 
+def test_an_unanswered_request_is_not_resent_while_it_may_still_reach_asr():
+    # Sent 2 minutes ago, answer lost 1 minute ago: it may still land until lost + lifetime.
+    status = intent(age=120, answer=CallAnswer.LOST, answered_age=60)
+    d = decide(spec(activeSite="Azure"), obs(intent_jobs=()), status)
+    assert isinstance(d.step, Wait) and "may still reach ASR" in d.step.message
+    # Nor after a crash (no answer recorded): from the intent's time.
+    d2 = decide(spec(activeSite="Azure"), obs(intent_jobs=()), intent(age=LIFETIME - 5))
+    assert isinstance(d2.step, Wait)
+    # Once it cannot, the recorded request goes out again.
+    d3 = decide(
+        spec(activeSite="Azure"),
+        obs(intent_jobs=()),
+        intent(age=LIFETIME + 80, answer=CallAnswer.LOST, answered_age=LIFETIME + 1),
+    )
+    assert d3.step == Submit(RECORDED)
+
+
+def test_an_unanswered_request_keeps_the_object_from_moving_on():
+    # The effect is visible (a human committed in the portal?), but our commit may still
+    # land; on a later state it would act on something else (issue: a late failoverCommit
+    # committing a failback without approval). Nothing is done before the bound.
+    status = intent(OperationType.COMMIT, age=30, action=StartCommit())
+    d = decide(spec(activeSite="Azure"), obs("FailedOver", intent_jobs=()), status)
+    assert isinstance(d.step, Wait) and d.status.operation is not None
+
+
+def test_a_request_refused_without_a_job_is_resent_after_the_grace():
+    status = intent(age=90, answer=CallAnswer.REFUSED_WITHOUT_JOB, answered_age=89)
+    d = decide(spec(activeSite="Azure"), obs(intent_jobs=()), status)
+    assert d.step == Submit(RECORDED)
+
+
 def test_checked_absence_allows_one_resend():
     d = decide(spec(activeSite="Azure"), obs(intent_jobs=()), intent())
     assert isinstance(d.step, Submit) and isinstance(d.step.action, StartFailover)
-    assert d.status.operation is not None and d.status.operation.attempt == 2
-    assert d.status.operation.run_id == "r1"
+    op = d.status.operation
+    assert op is not None and op.attempt == 2 and op.run_id == "r1"
+    # The resend carries a new request id, and the first stays ours too.
+    assert op.request_ids[0] == RID and len(op.request_ids) == 2
+    assert d.step.request_id == op.request_ids[1] != RID
+    late = job(JobState.IN_PROGRESS, "job-late", client_request_id=RID)
+    d2 = decide(spec(activeSite="Azure"), obs(intent_jobs=(late,)), d.status)
+    assert d2.status.operation is not None and d2.status.operation.job_name == "job-late"
 
 
 def test_a_job_recorded_for_an_earlier_operation_is_never_reattached():
@@ -588,7 +657,8 @@ def test_a_job_recorded_for_an_earlier_operation_is_never_reattached():
 
 def test_a_job_older_than_the_last_recorded_one_is_never_reattached():
     # Out of the bounded history, but it started before the last operation's job ended
-    # (by ASR's clock): it cannot be the job of the request sent after that.
+    # (by ASR's clock): it cannot be the job of the request sent after that, even if it
+    # names no request id.
     last = HistoryEntry(
         run_id="r0",
         type=OperationType.FAILOVER,
@@ -602,7 +672,7 @@ def test_a_job_older_than_the_last_recorded_one_is_never_reattached():
     status = intent(OperationType.COMMIT, action=StartCommit())
     status = status.model_copy(update={"history": [last], "last_operation": last})
     older = job(JobState.SUCCEEDED, "job-old-commit", start_time=T0 - timedelta(minutes=4))
-    newer = job(JobState.IN_PROGRESS, "job-commit", start_time=T0 - timedelta(seconds=90))
+    newer = ours(JobState.IN_PROGRESS, "job-commit", start_time=T0 - timedelta(seconds=90))
     s = spec(activeSite="Azure")
     d = decide(s, obs("CommitPending", intent_jobs=(older,)), status)
     assert d.step == Submit(StartCommit())
@@ -626,12 +696,21 @@ def test_intent_records_the_exact_request_and_its_target():
     assert op.action.target == item().id
     assert isinstance(d.step, Submit)
     assert action_from_intent(op.action.kind, op.action.parameters) == d.step.action
+    # The request id it will carry is in the intent before the call.
+    assert op.request_ids == [d.step.request_id] and d.step.request_id
 
 
 def test_intent_without_recorded_request_is_never_resent():
-    d = decide(spec(activeSite="Azure"), obs(intent_jobs=()), intent(action=None))
+    d = decide(spec(activeSite="Azure"), obs(intent_jobs=()), intent(action=None, request_ids=()))
     assert isinstance(d.step, Stall) and d.step.reason == Reason.OUTCOME_UNKNOWN
     assert "older operator version" in d.step.message
+
+
+def test_an_older_intents_candidate_jobs_stall_rather_than_guess():
+    # No request ids: any job of the item since the intent may be its own, or not.
+    candidate = job(JobState.IN_PROGRESS, "job-5", client_request_id="someone")
+    d = decide(spec(activeSite="Azure"), obs(intent_jobs=(candidate,)), intent(request_ids=()))
+    assert isinstance(d.step, Stall) and d.step.reason == Reason.OUTCOME_UNKNOWN
 
 
 @pytest.mark.parametrize(
@@ -678,9 +757,11 @@ def test_effect_visible_waits_for_the_job_list_first():
     assert isinstance(d.step, Wait) and d.status.operation is not None
 
 
-def test_effect_already_visible_completes_the_intent():
+def test_effect_already_visible_completes_the_intent_without_a_job():
     d = decide(spec(activeSite="Azure"), obs("CommitPending", intent_jobs=()), intent())
     assert d.status.operation is None and d.status.last_operation is not None
+    assert d.status.last_operation.job_name == ""  # no job is claimed that is not its own
+    assert any(e.reason == "OperationObserved" and e.type == "Warning" for e in d.events)
 
 
 # --- Recording call outcomes ----------------------------------------------------------------------

@@ -907,12 +907,18 @@ def test_failover_success_records_the_applied_point() -> None:
 # --- Intent, restart, re-attachment ---------------------------------------------------------------
 
 
+RID = "7d0c3f4e-0000-5000-8000-000000000002"  # the intent's request id
+LIFETIME = CTX.request_lifetime
+
+
 def intent(
     action: Action = FAILOVER,
     type_: OperationType = OperationType.FAILOVER,
-    age: float = 120,
+    age: float = LIFETIME + 60,
     attempt: int = 1,
 ) -> RecoveryPlanStatus:
+    """An intent whose call's outcome is unknown, sent long enough ago that it can no
+    longer reach ASR (unless `age` says otherwise)."""
     kind, parameters = action_to_intent(action)
     op = OperationStatus(
         run_id="r1",
@@ -921,6 +927,7 @@ def intent(
         generation=1,
         attempt=attempt,
         action=IntentAction(kind=kind, target=PLAN_ID, parameters=parameters),
+        request_ids=[RID],
     )
     return RecoveryPlanStatus(operation=op)
 
@@ -978,22 +985,28 @@ def test_no_job_within_the_grace_or_lookup_failed_waits() -> None:
     assert isinstance(d.step, Wait) and d.status.operation is not None
     d2 = decide(azure(), plan_obs(intent_jobs=None), intent())
     assert isinstance(d2.step, Wait)
-    w = machine.wants(azure(), intent())
+    w = machine.wants(azure(), intent(age=120))
     assert w.job_lookup_since == T0 - timedelta(seconds=120) - timedelta(minutes=5)
+    d3 = decide(azure(), plan_obs(intent_jobs=()), intent(age=120))
+    assert isinstance(d3.step, Wait) and "may still reach ASR" in d3.step.message
 
 
-def test_reattach_to_the_plan_job_via_its_current_scenario() -> None:
+def test_the_plans_current_job_is_its_own_only_when_it_names_the_request() -> None:
     plan = asr_plan(
         None,
         current_scenario="PlannedFailover",
         current_job_name="job-8",
         current_scenario_status="InProgress",
     )
-    d = decide(azure(), plan_obs(plan=plan, intent_jobs=()), intent())
-    assert isinstance(d.step, Wait)
-    op = d.status.operation
+    other = plan_job(FAILOVER, name="job-8", request_id="a-human-in-the-portal")
+    d = decide(azure(), plan_obs(plan=plan, intent_jobs=(other,)), intent())
+    assert d.status.operation is not None and d.status.operation.job_name != "job-8"
+    mine = plan_job(FAILOVER, name="job-8", request_id=RID)
+    d2 = decide(azure(), plan_obs(plan=plan, intent_jobs=(mine,)), intent())
+    assert isinstance(d2.step, Wait)
+    op = d2.status.operation
     assert op is not None and op.submitted and op.job_name == "job-8"
-    assert any(e.reason == "Reattached" for e in d.events)
+    assert any(e.reason == "Reattached" for e in d2.events)
 
 
 def test_finished_earlier_plan_job_is_not_taken_for_the_intents() -> None:
@@ -1009,8 +1022,9 @@ def test_finished_earlier_plan_job_is_not_taken_for_the_intents() -> None:
 
 def test_reattach_to_the_plan_job_via_the_vaults_job_list() -> None:
     jobs = (
-        plan_job(FAILOVER, name="job-5", now=T0 - timedelta(minutes=2)),
-        plan_job(FAILOVER, name="job-6", now=T0 - timedelta(minutes=1)),
+        plan_job(FAILOVER, name="job-5", now=T0 - timedelta(minutes=2), request_id="other"),
+        plan_job(FAILOVER, name="job-6", now=T0 - timedelta(minutes=1), request_id=RID),
+        plan_job(FAILOVER, name="job-7", now=T0 - timedelta(minutes=1), request_id="other"),
     )
     d = decide(azure(), plan_obs(intent_jobs=jobs), intent())
     assert d.status.operation is not None and d.status.operation.job_name == "job-6"

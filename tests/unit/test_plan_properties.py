@@ -67,7 +67,9 @@ EDITS = st.sampled_from(
 ROUND = st.fixed_dictionaries(
     {
         "edit": st.one_of(st.none(), st.none(), st.none(), EDITS),
-        "crash": st.sampled_from(["", "", "", "", "", "before-call", "lost-response"]),
+        "crash": st.sampled_from(
+            ["", "", "", "", "", "", "before-call", "lost-response", "dropped", "late"]
+        ),
         "tick": st.booleans(),
         "approve": st.sampled_from([False, False, True]),
         "fail_vm": st.sampled_from([""] * 12 + list(MEMBERS)),

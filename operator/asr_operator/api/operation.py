@@ -69,6 +69,15 @@ class OperationResult(StrEnum):
     ABANDONED = "Abandoned"
 
 
+class CallAnswer(StrEnum):
+    """What came back from the last send of an intent's request, when it was no job."""
+
+    # ARM answered with an error and no job of the request exists: the request is over.
+    REFUSED_WITHOUT_JOB = "RefusedWithoutJob"
+    # No answer (timeout, dropped connection, 504): the request may still reach ASR.
+    LOST = "Lost"
+
+
 class IntentAction(ApiModel):
     """The exact ASR call an intent stands for; a checked resend sends this, nothing rebuilt.
 
@@ -103,6 +112,12 @@ class OperationStatus(ApiModel):
     resume_requested_at: datetime | None = None
     # The request as it will be (or was) sent; empty only in intents of older versions.
     action: IntentAction | None = None
+    # The x-ms-client-request-id of each send, oldest first. ASR names it in the activityId
+    # of the job a request creates: only a job that names one of these is this operation's.
+    request_ids: list[str] = Field(default_factory=list, max_length=8)
+    # The last send's answer when it brought no job, and when it came.
+    answer: CallAnswer | None = None
+    answered_at: datetime | None = None
 
 
 class HistoryEntry(ApiModel):

@@ -55,6 +55,18 @@ class AuthConfig:
 
 
 @dataclass(frozen=True)
+class CallLimits:
+    """Operator-wide bounds on ARM calls (flags of `asr-operator run`)."""
+
+    # Seconds to wait for an ARM answer before giving the request up as unanswered.
+    read_timeout: float = 60.0
+    # Seconds after it was sent that an unanswered request is taken to be dead: ARM's proxy
+    # gives a resource provider 60 s, the client `read_timeout`; the rest is margin. Until
+    # then the operator neither re-sends it nor does anything else to the object.
+    request_lifetime: float = 300.0
+
+
+@dataclass(frozen=True)
 class AsrConfig:
     subscription_id: str
     resource_group: str

@@ -103,6 +103,8 @@ class OutcomeUnknown(Transient):
     Look again (`find_jobs_since` with the time the action was sent) before re-sending.
     """
 
+    kind = Refusal.UNANSWERED
+
 
 def _error_body(exc: HttpResponseError) -> dict[str, Any]:
     response = exc.response

@@ -64,6 +64,11 @@ def _now() -> datetime:
 
 T = TypeVar("T")
 
+# Error answers after which the request may still be alive and reach ASR: a gateway or
+# proxy timed out waiting for it (ARM's proxy answers 504 after 60 s and the resource
+# provider may still act on it).
+_NO_ANSWER = frozenset({408, 504})
+
 # Under throttling, getting VMs running comes first: failovers before commits and the rest.
 _PRIORITY = {"begin_planned_failover": 1, "begin_unplanned_failover": 1}
 
@@ -147,10 +152,13 @@ class AsrGateway:
         target: tuple[str, str],
         call: Callable[..., Awaitable[Any]],
         current_job: Callable[[], Awaitable[str | None]] | None = None,
+        request_id: str = "",
     ) -> str:
         """Send one action POST; return its job name, re-attaching if the answer was lost.
 
         `target` is (targetObjectId, targetObjectName) of the jobs the action creates.
+        `request_id` goes out as x-ms-client-request-id; ASR echoes it in the job's
+        activityId, which is how a job is known to be this request's and no other's.
         """
         since = self._clock() - self._skew
         seen: list[PipelineResponse[Any, Any]] = []
@@ -158,17 +166,20 @@ class AsrGateway:
         def hook(response: PipelineResponse[Any, Any]) -> None:
             seen.append(response)
 
+        ids: dict[str, Any] = {"request_id": request_id} if request_id else {}
         try:
-            await call(polling=False, raw_response_hook=hook, retry_total=0, **self._timeouts)
+            await call(
+                polling=False, raw_response_hook=hook, retry_total=0, **ids, **self._timeouts
+            )
         except Exception as e:
             err = classify(e)
             if not isinstance(err, Transient):
                 raise err from None
-            found = await self._created_job(target, since, current_job)
+            found = await self._created_job(target, since, current_job, request_id)
             if found is not None:
                 log.info("action answer lost; re-attached to job %s", found)
                 return found
-            if isinstance(e, HttpResponseError):
+            if isinstance(e, HttpResponseError) and e.status_code not in _NO_ANSWER:
                 # ARM answered with an error and no job exists: safe to send again later.
                 raise Transient(
                     f"{err.message}; no job was created, the action can be retried",
@@ -181,7 +192,7 @@ class AsrGateway:
             ) from None
         job = job_name_from_headers(seen[0].http_response.headers) if seen else None
         if job is None:
-            job = await self._created_job(target, since, current_job)
+            job = await self._created_job(target, since, current_job, request_id)
         if job is None:
             raise OutcomeUnknown("ASR accepted the action but named no job")
         self._job_since[job] = since
@@ -192,20 +203,30 @@ class AsrGateway:
         target: tuple[str, str],
         since: datetime,
         current_job: Callable[[], Awaitable[str | None]] | None,
+        request_id: str,
     ) -> str | None:
-        """A job for `target` that started at or after `since` and that we did not know."""
+        """The job this request created: of `target`, started at or after `since`, and
+        (when the request carried an id) echoing that id; never a job we already knew."""
+
+        def mine(job: AsrJob) -> bool:
+            return not request_id or (job.client_request_id or "").lower() == request_id.lower()
+
         try:
             if current_job is not None:
                 name = await current_job()
                 if name and name not in self._job_since:
                     job = await self.get_job(name)
                     ours = {t.lower() for t in target if t}
-                    mine = {job.target_object_id.lower(), job.target_object_name.lower()} & ours
-                    if mine and (job.start_time is None or job.start_time >= since):
+                    on_target = {job.target_object_id.lower(), job.target_object_name.lower()}
+                    if (
+                        on_target & ours
+                        and (job.start_time is None or job.start_time >= since)
+                        and mine(job)
+                    ):
                         self._job_since[name] = since
                         return name
             for job in await self.find_jobs_since(target[0], since, target_name=target[1]):
-                if job.name not in self._job_since:
+                if job.name not in self._job_since and mine(job):
                     self._job_since[job.name] = since
                     return job.name
         except AsrError as e:
@@ -261,17 +282,25 @@ class AsrGateway:
 
         return current
 
-    async def _item_action(self, item: AsrItem, method: str, *body: Any) -> str:
+    async def _item_action(
+        self, item: AsrItem, method: str, *body: Any, request_id: str = ""
+    ) -> str:
         op = getattr(self._client.replication_protected_items, method)
         priority = _PRIORITY.get(method, 0)
 
         async def call(**kw: Any) -> Any:
             return await op(*self._item_args(item), *body, **{PRIORITY_OPTION: priority}, **kw)
 
-        return await self._act((item.name, item.friendly_name), call, self._item_job(item))
+        return await self._act(
+            (item.name, item.friendly_name), call, self._item_job(item), request_id
+        )
 
     async def start_planned_failover(
-        self, item: AsrItem, recovery_point_id: str | None = None
+        self,
+        item: AsrItem,
+        recovery_point_id: str | None = None,
+        *,
+        request_id: str = "",
     ) -> str:
         details = m.HyperVReplicaAzurePlannedFailoverProviderInput(
             recovery_point_id=recovery_point_id or None
@@ -281,10 +310,15 @@ class AsrGateway:
                 failover_direction="PrimaryToRecovery", provider_specific_details=details
             )
         )
-        return await self._item_action(item, "begin_planned_failover", body)
+        return await self._item_action(item, "begin_planned_failover", body, request_id=request_id)
 
     async def start_failback(
-        self, item: AsrItem, data_sync: DataSync, create_vm_if_not_found: bool = False
+        self,
+        item: AsrItem,
+        data_sync: DataSync,
+        create_vm_if_not_found: bool = False,
+        *,
+        request_id: str = "",
     ) -> str:
         """Planned failover RecoveryToPrimary; a ForDownTime job suspends until resumed."""
         details = m.HyperVReplicaAzureFailbackProviderInput(
@@ -298,13 +332,15 @@ class AsrGateway:
                 failover_direction="RecoveryToPrimary", provider_specific_details=details
             )
         )
-        return await self._item_action(item, "begin_planned_failover", body)
+        return await self._item_action(item, "begin_planned_failover", body, request_id=request_id)
 
     async def start_unplanned_failover(
         self,
         item: AsrItem,
         recovery_point_id: str | None = None,
         shutdown_source: bool = True,
+        *,
+        request_id: str = "",
     ) -> str:
         body = m.UnplannedFailoverInput(
             properties=m.UnplannedFailoverInputProperties(
@@ -315,10 +351,17 @@ class AsrGateway:
                 ),
             )
         )
-        return await self._item_action(item, "begin_unplanned_failover", body)
+        return await self._item_action(
+            item, "begin_unplanned_failover", body, request_id=request_id
+        )
 
     async def start_test_failover(
-        self, item: AsrItem, network_id: str, recovery_point_id: str | None = None
+        self,
+        item: AsrItem,
+        network_id: str,
+        recovery_point_id: str | None = None,
+        *,
+        request_id: str = "",
     ) -> str:
         body = m.TestFailoverInput(
             properties=m.TestFailoverInputProperties(
@@ -330,28 +373,36 @@ class AsrGateway:
                 ),
             )
         )
-        return await self._item_action(item, "begin_test_failover", body)
+        return await self._item_action(item, "begin_test_failover", body, request_id=request_id)
 
-    async def start_test_failover_cleanup(self, item: AsrItem, comments: str = "") -> str:
+    async def start_test_failover_cleanup(
+        self, item: AsrItem, comments: str = "", *, request_id: str = ""
+    ) -> str:
         body = m.TestFailoverCleanupInput(
             properties=m.TestFailoverCleanupInputProperties(comments=comments or None)
         )
-        return await self._item_action(item, "begin_test_failover_cleanup", body)
+        return await self._item_action(
+            item, "begin_test_failover_cleanup", body, request_id=request_id
+        )
 
-    async def start_commit(self, item: AsrItem) -> str:
+    async def start_commit(self, item: AsrItem, *, request_id: str = "") -> str:
         """Commit a failover or a failback (both are failoverCommit)."""
-        return await self._item_action(item, "begin_failover_commit")
+        return await self._item_action(item, "begin_failover_commit", request_id=request_id)
 
-    async def start_apply_recovery_point(self, item: AsrItem, recovery_point_id: str) -> str:
+    async def start_apply_recovery_point(
+        self, item: AsrItem, recovery_point_id: str, *, request_id: str = ""
+    ) -> str:
         body = m.ApplyRecoveryPointInput(
             properties=m.ApplyRecoveryPointInputProperties(
                 recovery_point_id=recovery_point_id,
                 provider_specific_details=m.HyperVReplicaAzureApplyRecoveryPointInput(),
             )
         )
-        return await self._item_action(item, "begin_apply_recovery_point", body)
+        return await self._item_action(
+            item, "begin_apply_recovery_point", body, request_id=request_id
+        )
 
-    async def start_reprotect(self, item: AsrItem) -> str:
+    async def start_reprotect(self, item: AsrItem, *, request_id: str = "") -> str:
         """Reverse replication (on-premises to Azure again) after a committed failback."""
         body = m.ReverseReplicationInput(
             properties=m.ReverseReplicationInputProperties(
@@ -359,9 +410,11 @@ class AsrGateway:
                 provider_specific_details=m.HyperVReplicaAzureReprotectInput(),
             )
         )
-        return await self._item_action(item, "begin_reprotect", body)
+        return await self._item_action(item, "begin_reprotect", body, request_id=request_id)
 
-    async def start_update_target(self, item: AsrItem, target: TargetSettings) -> str:
+    async def start_update_target(
+        self, item: AsrItem, target: TargetSettings, *, request_id: str = ""
+    ) -> str:
         """Change the Compute and Network settings (PATCH, reference section 11)."""
         nics = [
             m.VMNicInputDetails(
@@ -396,7 +449,7 @@ class AsrGateway:
                 ),
             )
         )
-        return await self._item_action(item, "begin_update", body)
+        return await self._item_action(item, "begin_update", body, request_id=request_id)
 
     # --- jobs ---
 
@@ -498,7 +551,7 @@ class AsrGateway:
         )
         return await self._collect(pager, plan_from_sdk)
 
-    async def _plan_action(self, plan: str, method: str, *body: Any) -> str:
+    async def _plan_action(self, plan: str, method: str, *body: Any, request_id: str = "") -> str:
         op = getattr(self._client.replication_recovery_plans, method)
         priority = _PRIORITY.get(method, 0)
 
@@ -513,19 +566,24 @@ class AsrGateway:
             f"/subscriptions/{self.config.subscription_id}/resourceGroups/{self._rg}/providers/"
             f"Microsoft.RecoveryServices/vaults/{self._vault}/replicationRecoveryPlans/{plan}"
         )
-        return await self._act((plan_id, plan), call, current)
+        return await self._act((plan_id, plan), call, current, request_id)
 
-    async def start_plan_planned_failover(self, plan: str) -> str:
+    async def start_plan_planned_failover(self, plan: str, *, request_id: str = "") -> str:
         body = m.RecoveryPlanPlannedFailoverInput(
             properties=m.RecoveryPlanPlannedFailoverInputProperties(
                 failover_direction="PrimaryToRecovery",
                 provider_specific_details=[m.RecoveryPlanHyperVReplicaAzureFailoverInput()],
             )
         )
-        return await self._plan_action(plan, "begin_planned_failover", body)
+        return await self._plan_action(plan, "begin_planned_failover", body, request_id=request_id)
 
     async def start_plan_failback(
-        self, plan: str, data_sync: DataSync, create_vm_if_not_found: bool = False
+        self,
+        plan: str,
+        data_sync: DataSync,
+        create_vm_if_not_found: bool = False,
+        *,
+        request_id: str = "",
     ) -> str:
         details = m.RecoveryPlanHyperVReplicaAzureFailbackInput(
             data_sync_option=data_sync,
@@ -538,13 +596,15 @@ class AsrGateway:
                 failover_direction="RecoveryToPrimary", provider_specific_details=[details]
             )
         )
-        return await self._plan_action(plan, "begin_planned_failover", body)
+        return await self._plan_action(plan, "begin_planned_failover", body, request_id=request_id)
 
     async def start_plan_unplanned_failover(
         self,
         plan: str,
         recovery_point_type: PlanRecoveryPoint = "Latest",
         shutdown_source: bool = True,
+        *,
+        request_id: str = "",
     ) -> str:
         body = m.RecoveryPlanUnplannedFailoverInput(
             properties=m.RecoveryPlanUnplannedFailoverInputProperties(
@@ -557,10 +617,17 @@ class AsrGateway:
                 ],
             )
         )
-        return await self._plan_action(plan, "begin_unplanned_failover", body)
+        return await self._plan_action(
+            plan, "begin_unplanned_failover", body, request_id=request_id
+        )
 
     async def start_plan_test_failover(
-        self, plan: str, network_id: str, recovery_point_type: PlanRecoveryPoint = "Latest"
+        self,
+        plan: str,
+        network_id: str,
+        recovery_point_type: PlanRecoveryPoint = "Latest",
+        *,
+        request_id: str = "",
     ) -> str:
         body = m.RecoveryPlanTestFailoverInput(
             properties=m.RecoveryPlanTestFailoverInputProperties(
@@ -574,16 +641,20 @@ class AsrGateway:
                 ],
             )
         )
-        return await self._plan_action(plan, "begin_test_failover", body)
+        return await self._plan_action(plan, "begin_test_failover", body, request_id=request_id)
 
-    async def start_plan_test_failover_cleanup(self, plan: str, comments: str = "") -> str:
+    async def start_plan_test_failover_cleanup(
+        self, plan: str, comments: str = "", *, request_id: str = ""
+    ) -> str:
         body = m.RecoveryPlanTestFailoverCleanupInput(
             properties=m.RecoveryPlanTestFailoverCleanupInputProperties(comments=comments or None)
         )
-        return await self._plan_action(plan, "begin_test_failover_cleanup", body)
+        return await self._plan_action(
+            plan, "begin_test_failover_cleanup", body, request_id=request_id
+        )
 
-    async def start_plan_commit(self, plan: str) -> str:
-        return await self._plan_action(plan, "begin_failover_commit")
+    async def start_plan_commit(self, plan: str, *, request_id: str = "") -> str:
+        return await self._plan_action(plan, "begin_failover_commit", request_id=request_id)
 
-    async def start_plan_reprotect(self, plan: str) -> str:
-        return await self._plan_action(plan, "begin_reprotect")
+    async def start_plan_reprotect(self, plan: str, *, request_id: str = "") -> str:
+        return await self._plan_action(plan, "begin_reprotect", request_id=request_id)

@@ -238,7 +238,16 @@ def job_from_sdk(model: Any) -> AsrJob:
         end_time=parse_time(field_of(props, "endTime")),
         target_object_id=_str(props, "targetObjectId"),
         target_object_name=_str(props, "targetObjectName"),
+        client_request_id=client_request_id(_str(props, "activityId")),
     )
+
+
+def client_request_id(activity_id: str) -> str | None:
+    """The caller's request id in a job's activityId ("<client id> ActivityId: <id>")."""
+    head, sep, _ = activity_id.partition(" ActivityId:")
+    if not sep:
+        return None
+    return head.strip() or None
 
 
 def recovery_point_from_sdk(model: Any) -> RecoveryPoint:

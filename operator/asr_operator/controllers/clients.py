@@ -21,7 +21,7 @@ from asr_operator.api.recoveryplan import PLURAL as RECOVERY_PLAN_PLURAL
 from asr_operator.api.vault import KIND as VAULT_KIND
 from asr_operator.api.vault import PLURAL as VAULT_PLURAL
 from asr_operator.api.vault import SiteRecoveryVaultSpec
-from asr_operator.azure.config import AsrConfig, AuthConfig, AuthType
+from asr_operator.azure.config import AsrConfig, AuthConfig, AuthType, CallLimits
 from asr_operator.azure.gateway import AsrGateway
 from asr_operator.controllers import kube
 from asr_operator.hyperv.config import WinRMConfig
@@ -130,6 +130,8 @@ class VaultClients:
     hosts: dict[str, HyperVGateway]
     host_errors: dict[str, str]
     poll_interval: float
+    # How long an unanswered request may still reach ASR (seconds); see CallLimits.
+    request_lifetime: float
     jobs: JobPoller
     items: ItemCache
     plans: ListCache[AsrPlan]
@@ -160,7 +162,8 @@ class VaultClients:
 class Registry:
     """Builds and caches VaultClients; rebuilds them when the vault or a Secret changes."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: CallLimits | None = None) -> None:
+        self.limits = limits or CallLimits()
         self._vaults: dict[tuple[str, str], VaultClients] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
@@ -182,7 +185,7 @@ class Registry:
             if current is not None and current.fingerprint == fingerprint:
                 current.checked_at = time.monotonic()
                 return current
-            fresh = _build(spec, secrets, fingerprint)
+            fresh = _build(spec, secrets, fingerprint, self.limits)
             self._vaults[key] = fresh
             if current is not None:
                 await current.close()
@@ -247,6 +250,7 @@ def _build(
     spec: SiteRecoveryVaultSpec,
     secrets: dict[str, tuple[dict[str, bytes], str]],
     fingerprint: str,
+    limits: CallLimits,
 ) -> VaultClients:
     files: list[str] = []
     auth = spec.authentication
@@ -273,6 +277,7 @@ def _build(
         endpoint=spec.endpoint,
         authority_host=auth.authority_host or "",
         ca_bundle=ca_bundle,
+        read_timeout=limits.read_timeout,
     )
     gateway = AsrGateway(config)
     hosts: dict[str, HyperVGateway] = {}
@@ -306,6 +311,7 @@ def _build(
         hosts=hosts,
         host_errors=host_errors,
         poll_interval=poll,
+        request_lifetime=limits.request_lifetime,
         jobs=JobPoller(gateway, min_interval=max(poll / 2, 0.2)),
         items=ItemCache(gateway, min_interval=max(poll / 2, 0.2)),
         plans=ListCache(gateway.list_plans, min_interval=max(poll / 2, 0.2)),

@@ -25,6 +25,7 @@ from asr_operator import metrics
 from asr_operator.api.common import GROUP, VERSION
 from asr_operator.api.conditions import ConditionType, get_condition
 from asr_operator.api.operation import ABANDON_ANNOTATION, OperationalStatus
+from asr_operator.azure.config import CallLimits
 from asr_operator.controllers import kube, perform
 from asr_operator.controllers.clients import Registry, VaultClients, VaultUnavailable
 from asr_operator.controllers.status import merge_patch
@@ -121,6 +122,7 @@ class Cycle(Generic[SpecT, StatusT]):
             poll_interval=clients.poll_interval if clients else 30.0,
             abandon_wait=annotations.get(ABANDON_ANNOTATION, "").lower() == "true",
             approved_by=approver(self.body),
+            request_lifetime=clients.request_lifetime if clients else CallLimits().request_lifetime,
         )
 
     async def write(self, status: StatusT) -> bool:
@@ -205,7 +207,7 @@ async def reconcile(
     if isinstance(step, Submit) and clients is not None and target is not None:
         op = decision.status.operation
         intended = op.action.target if op is not None and op.action is not None else target.id
-        outcome = await perform.submit(clients, target, intended, step.action)
+        outcome = await perform.submit(clients, target, intended, step.action, step.request_id)
         metrics.ASR_CALLS.labels(type(step.action).__name__, type(outcome).__name__).inc()
     elif isinstance(step, Probe):
         outcome = await perform.probe(step)

@@ -41,9 +41,13 @@ PROBE_TIMEOUT = 3.0
 
 
 async def submit(
-    clients: VaultClients, target: AsrItem | AsrPlan, intended: str, action: Action
+    clients: VaultClients,
+    target: AsrItem | AsrPlan,
+    intended: str,
+    action: Action,
+    request_id: str = "",
 ) -> Outcome:
-    """Send the intent's request to what the intent names, and to nothing else."""
+    """Send the intent's request, with its request id, to what the intent names, only."""
     if target.id.lower() != intended.lower():
         return Refused(
             Refusal.PERMANENT,
@@ -54,57 +58,59 @@ async def submit(
         if isinstance(action, ResumeJob):  # a job's action, whatever the job acts on
             job = await clients.asr.resume_job(action.job_name, action.comments)
         elif isinstance(target, AsrPlan):
-            job = await _plan_call(clients.asr, target.name, action)
+            job = await _plan_call(clients.asr, target.name, action, request_id)
         else:
-            job = await _item_call(clients.asr, target, action)
+            job = await _item_call(clients.asr, target, action, request_id)
     except Exception as e:  # every gateway failure is classified, none escapes
         kind, message, retry_after = asr_refusal(e)
         return Refused(kind, message, retry_after)
     return Accepted(job)
 
 
-async def _item_call(asr: AsrGateway, item: AsrItem, action: Action) -> str:
+async def _item_call(asr: AsrGateway, item: AsrItem, action: Action, rid: str) -> str:
     match action:
         case StartFailover(planned=True, recovery_point_id=rp):
-            return await asr.start_planned_failover(item, rp)
+            return await asr.start_planned_failover(item, rp, request_id=rid)
         case StartFailover(planned=False, recovery_point_id=rp, shutdown_source=shut):
-            return await asr.start_unplanned_failover(item, rp, shut)
+            return await asr.start_unplanned_failover(item, rp, shut, request_id=rid)
         case StartTestFailover(network_id=net, recovery_point_id=rp):
-            return await asr.start_test_failover(item, net, rp)
+            return await asr.start_test_failover(item, net, rp, request_id=rid)
         case StartTestFailoverCleanup(comments=comments):
-            return await asr.start_test_failover_cleanup(item, comments)
+            return await asr.start_test_failover_cleanup(item, comments, request_id=rid)
         case StartCommit():
-            return await asr.start_commit(item)
+            return await asr.start_commit(item, request_id=rid)
         case StartApplyRecoveryPoint(recovery_point_id=rp):
-            return await asr.start_apply_recovery_point(item, rp)
+            return await asr.start_apply_recovery_point(item, rp, request_id=rid)
         case StartFailback(data_sync=sync, create_vm_if_not_found=create):
             mode = cast(DataSync, sync)
-            return await asr.start_failback(item, mode, create)
+            return await asr.start_failback(item, mode, create, request_id=rid)
         case StartReprotect():
-            return await asr.start_reprotect(item)
+            return await asr.start_reprotect(item, request_id=rid)
         case StartUpdateTarget(settings=settings):
-            return await asr.start_update_target(item, settings)
+            return await asr.start_update_target(item, settings, request_id=rid)
         case _:
             raise ValueError(f"{type(action).__name__} is not an action on a protected item")
 
 
-async def _plan_call(asr: AsrGateway, plan: str, action: Action) -> str:
+async def _plan_call(asr: AsrGateway, plan: str, action: Action, rid: str) -> str:
     match action:
         case StartPlanFailover(planned=True):
-            return await asr.start_plan_planned_failover(plan)
+            return await asr.start_plan_planned_failover(plan, request_id=rid)
         case StartPlanFailover(recovery_point_type=rp, shutdown_source=shut):
-            return await asr.start_plan_unplanned_failover(plan, _point_type(rp), shut)
+            return await asr.start_plan_unplanned_failover(
+                plan, _point_type(rp), shut, request_id=rid
+            )
         case StartPlanTestFailover(network_id=net, recovery_point_type=rp):
-            return await asr.start_plan_test_failover(plan, net, _point_type(rp))
+            return await asr.start_plan_test_failover(plan, net, _point_type(rp), request_id=rid)
         case StartPlanTestFailoverCleanup(comments=comments):
-            return await asr.start_plan_test_failover_cleanup(plan, comments)
+            return await asr.start_plan_test_failover_cleanup(plan, comments, request_id=rid)
         case StartPlanCommit():
-            return await asr.start_plan_commit(plan)
+            return await asr.start_plan_commit(plan, request_id=rid)
         case StartPlanFailback(data_sync=sync, create_vm_if_not_found=create):
             mode = cast(DataSync, sync)
-            return await asr.start_plan_failback(plan, mode, create)
+            return await asr.start_plan_failback(plan, mode, create, request_id=rid)
         case StartPlanReprotect():
-            return await asr.start_plan_reprotect(plan)
+            return await asr.start_plan_reprotect(plan, request_id=rid)
         case _:
             raise ValueError(f"{type(action).__name__} is not an action on a recovery plan")
 

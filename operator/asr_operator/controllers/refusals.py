@@ -13,6 +13,7 @@ _ASR: tuple[tuple[type[asr_errors.AsrError], Refusal], ...] = (
     (asr_errors.AuthFailed, Refusal.AUTH_FAILED),
     (asr_errors.NotFound, Refusal.NOT_FOUND),
     (asr_errors.Permanent, Refusal.PERMANENT),
+    (asr_errors.OutcomeUnknown, Refusal.UNANSWERED),
     (asr_errors.Transient, Refusal.TRANSIENT),
 )
 

@@ -10,6 +10,7 @@ import kopf
 import kubernetes.config
 
 from asr_operator.api.common import GROUP
+from asr_operator.azure.config import CallLimits
 
 FINALIZER = f"{GROUP}/finalizer"
 LOG_FORMATS = {
@@ -55,6 +56,20 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--log-format", choices=sorted(LOG_FORMATS), default="full")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
     p.add_argument("--watch-timeout", type=int, default=300, help="seconds per watch request")
+    limits = CallLimits()
+    p.add_argument(
+        "--arm-timeout",
+        type=float,
+        default=limits.read_timeout,
+        help="seconds to wait for an ARM answer before taking the request as unanswered",
+    )
+    p.add_argument(
+        "--request-lifetime",
+        type=float,
+        default=limits.request_lifetime,
+        help="seconds after it was sent that an unanswered ASR request may still act; "
+        "until then it is neither sent again nor followed by another operation",
+    )
     return p
 
 
@@ -77,7 +92,16 @@ def main(argv: Sequence[str]) -> int:
 
         metrics.serve(args.metrics_port)
     # Registers the handlers with kopf's default registry.
-    from asr_operator.controllers import memory, protectedvms, recoveryplans, vaults  # noqa: F401
+    from asr_operator.controllers import (  # noqa: F401
+        memory,
+        protectedvms,
+        recoveryplans,
+        vaults,
+    )
+
+    limits = CallLimits(read_timeout=args.arm_timeout, request_lifetime=args.request_lifetime)
+    if limits.request_lifetime < limits.read_timeout:
+        raise SystemExit("--request-lifetime must be at least --arm-timeout")
 
     kopf.run(
         standalone=True,
@@ -85,5 +109,6 @@ def main(argv: Sequence[str]) -> int:
         namespaces=args.namespace,
         liveness_endpoint=args.liveness or None,
         settings=settings(args.watch_timeout),
+        memo=kopf.Memo({vaults.LIMITS_KEY: limits}),
     )
     return 0

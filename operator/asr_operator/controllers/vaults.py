@@ -95,10 +95,14 @@ async def vault_timer(
     await check(registry(memo), str(namespace), name, dict(body))
 
 
+# Where `asr-operator run` leaves its CallLimits in kopf's memo.
+LIMITS_KEY = "call_limits"
+
+
 @kopf.on.startup()
 async def make_clients(memo: kopf.Memo, **_: Any) -> None:
     """One registry of vault clients for every controller; each object's memo shares it."""
-    memo[REGISTRY_KEY] = Registry()
+    memo[REGISTRY_KEY] = Registry(memo.get(LIMITS_KEY))
 
 
 @kopf.on.cleanup()

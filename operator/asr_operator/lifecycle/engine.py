@@ -11,6 +11,7 @@ records history and sets the conditions. Nothing here does I/O.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -34,6 +35,7 @@ from asr_operator.api.conditions import (
 from asr_operator.api.operation import (
     ApprovalAction,
     AwaitingApproval,
+    CallAnswer,
     FailureMemo,
     HistoryEntry,
     IntentAction,
@@ -341,9 +343,11 @@ class Engine(Generic[SpecT, StatusT, StateT]):
         now = self.ctx.now
         type_ = intent.operation
         kind, parameters = action_to_intent(intent.action)
+        run_id = f"{type_.value.lower()}-{self.ctx.generation}-{now:%Y%m%d%H%M%S}"
+        rid = request_id(self.target_id(), run_id, now, 1)
         self.update(
             operation=OperationStatus(
-                run_id=f"{type_.value.lower()}-{self.ctx.generation}-{now:%Y%m%d%H%M%S}",
+                run_id=run_id,
                 type=type_,
                 requested_at=now,
                 generation=self.ctx.generation,
@@ -351,12 +355,13 @@ class Engine(Generic[SpecT, StatusT, StateT]):
                 recovery_point_id=intent.recovery_point_id,
                 detail=intent.detail,
                 action=IntentAction(kind=kind, target=self.target_id(), parameters=parameters),
+                request_ids=[rid],
             ),
             awaiting_approval=None,
             **self.submitting(),
         )
         self.event(EventType.NORMAL, f"{type_.value}Requested", f"Requesting {type_.value}.")
-        return Submit(intent.action)
+        return Submit(intent.action, rid)
 
     # -- gates every kind uses -----------------------------------------------------------
 
@@ -550,42 +555,54 @@ class Engine(Generic[SpecT, StatusT, StateT]):
         )
 
     def reattach(self) -> Step:
-        """The call's outcome is unknown (crash or lost response): find the job, never guess."""
+        """The call's outcome is unknown (crash or lost answer): find its job, never guess.
+
+        A job is this operation's only when its activityId names one of the intent's
+        request ids. Until a request whose answer was lost can no longer reach ASR, nothing
+        is sent again and nothing else is done: landing late, it would act on a state the
+        operator had moved on to.
+        """
         op = self.status.operation
         assert op is not None
-        # A job already recorded for an earlier operation is never this request's, however
-        # close in time (the lookup reaches back JOB_LOOKUP_SKEW for clock skew).
-        spent = {h.job_name.lower() for h in self.status.history if h.job_name}
-        if self.status.last_operation is not None and self.status.last_operation.job_name:
-            spent.add(self.status.last_operation.job_name.lower())
-        # Nor is any job that started before the last recorded job ended, by ASR's clock:
-        # this request was sent after that (the lookup window reaches further back).
-        ends = [h.job_ended_at for h in self.status.history if h.job_ended_at is not None]
-        floor = max(ends) if ends else None
         jobs = self.obs.intent_jobs
-        if jobs is not None:
-            jobs = tuple(
-                j
-                for j in jobs
-                if j.name.lower() not in spent
-                and (floor is None or j.start_time is None or j.start_time >= floor)
-            )
-        current = self.current_job()
-        if current is not None and current.lower() not in spent:
-            return self.attach(current, "found on the item")
-        if jobs:
-            newest = max(jobs, key=lambda j: j.start_time or self.ctx.now)
-            return self.attach(newest.name, "found in the vault's job list")
         if jobs is None:  # first the job list: an effect seen without its job leaves the
             # job unrecorded, and a later lost request could then take it for its own
             return Wait(
                 Reason.OPERATION_IN_PROGRESS, "Looking for the ASR job of the request.", 5.0
             )
+        ids = {r.lower() for r in op.request_ids}
+        ours = [j for j in jobs if j.client_request_id and j.client_request_id.lower() in ids]
+        if ours:
+            newest = max(ours, key=lambda j: j.start_time or self.ctx.now)
+            return self.attach(newest.name, "it names this operation's request id")
+        unknown = self.unidentified(jobs)
+        if unknown:
+            listed = ", ".join(f"{j.name} ({j.scenario or 'no scenario'})" for j in unknown)
+            return self.stall(
+                Reason.OUTCOME_UNKNOWN,
+                f"ASR job(s) {listed} of {self.target_label()} started after the "
+                f"{op.type.value} request, but name no request id the operator can match. "
+                f"Check in the vault's Site Recovery jobs whether one is this {op.type.value}; "
+                "then clear status.operation (kubectl patch --subresource=status) to let the "
+                "operator go on.",
+                300.0,
+            )
+        doubt = self.in_doubt_until(op)
+        if doubt is not None and self.ctx.now < doubt:
+            return Wait(
+                Reason.OPERATION_IN_PROGRESS,
+                f"No ASR job names request {op.request_ids[-1] if op.request_ids else '?'} "
+                f"yet, and it may still reach ASR until {doubt:%H:%M:%S}Z: nothing is sent "
+                "again, and nothing else is done, before then.",
+                min(10.0, self.ctx.poll_interval),
+            )
         if self.state() in self.EFFECT_VISIBLE.get(op.type, frozenset()):
             self.event(
-                EventType.NORMAL,
+                EventType.WARNING,
                 "OperationObserved",
-                f"{op.type.value} already took effect in ASR; recording it as done.",
+                f"{op.type.value} took effect in ASR, but no ASR job names this operation's "
+                "request: it was done outside the operator, or its job is no longer listed. "
+                "Recorded as done, without a job.",
             )
             return self.complete(OperationResult.SUCCEEDED, None, "")
         if self.ctx.now - op.requested_at < INTENT_LOOKUP_GRACE:
@@ -594,7 +611,7 @@ class Engine(Generic[SpecT, StatusT, StateT]):
                 "No ASR job for the request yet; checking again before any retry.",
                 10.0,
             )
-        unknown = (
+        unknown_outcome = (
             "Check the vault's Site Recovery jobs; then clear status.operation "
             "(kubectl patch --subresource=status) to let the operator go on."
         )
@@ -602,14 +619,15 @@ class Engine(Generic[SpecT, StatusT, StateT]):
             return self.stall(
                 Reason.OUTCOME_UNKNOWN,
                 f"{op.type.value} was sent {op.attempt} time(s) without a confirmed ASR job, "
-                f"and none can be found. {unknown}",
+                f"and none can be found. {unknown_outcome}",
                 300.0,
             )
         if op.action is None:
             return self.stall(
                 Reason.OUTCOME_UNKNOWN,
                 f"No ASR job can be found for the {op.type.value} request, and the request was "
-                f"recorded by an older operator version without its parameters. {unknown}",
+                f"recorded by an older operator version without its parameters. "
+                f"{unknown_outcome}",
                 300.0,
             )
         if self.spec.management_policy == ManagementPolicy.OBSERVE_ONLY:
@@ -619,12 +637,20 @@ class Engine(Generic[SpecT, StatusT, StateT]):
                 "not sent again until the policy is Full.",
                 self.ctx.poll_interval,
             )
-        # Checked: ASR holds no job for the request, so sending it again cannot double it.
-        # What is sent is the request the intent recorded, never one rebuilt from the spec.
+        # Checked: no job names any of the request's ids, and none can still appear. What is
+        # sent is the request the intent recorded, never one rebuilt from the spec.
         action = action_from_intent(op.action.kind, op.action.parameters)
+        attempt = op.attempt + 1
+        rid = request_id(self.target_id(), op.run_id, self.ctx.now, attempt)
         self.update(
             operation=op.model_copy(
-                update={"attempt": op.attempt + 1, "requested_at": self.ctx.now}
+                update={
+                    "attempt": attempt,
+                    "requested_at": self.ctx.now,
+                    "request_ids": [*op.request_ids, rid],
+                    "answer": None,
+                    "answered_at": None,
+                }
             )
         )
         self.event(
@@ -632,7 +658,36 @@ class Engine(Generic[SpecT, StatusT, StateT]):
             "Resubmitting",
             f"No ASR job was created by the previous {op.type.value} request; sending it again.",
         )
-        return Submit(action)
+        return Submit(action, rid)
+
+    def unidentified(self, jobs: tuple[AsrJob, ...]) -> list[AsrJob]:
+        """Jobs that may be this operation's and cannot be told apart: those naming no
+        request id, or any job at all for an intent of an older version (no ids).
+
+        A job recorded for an earlier operation, or started before the last recorded job
+        ended, is not this request's (it was sent after that).
+        """
+        op = self.status.operation
+        assert op is not None
+        spent = {h.job_name.lower() for h in self.status.history if h.job_name}
+        if self.status.last_operation is not None and self.status.last_operation.job_name:
+            spent.add(self.status.last_operation.job_name.lower())
+        ends = [h.job_ended_at for h in self.status.history if h.job_ended_at is not None]
+        floor = max(ends) if ends else None
+        return [
+            j
+            for j in jobs
+            if (not op.request_ids or j.client_request_id is None)
+            and j.name.lower() not in spent
+            and (floor is None or j.start_time is None or j.start_time >= floor)
+        ]
+
+    def in_doubt_until(self, op: OperationStatus) -> datetime | None:
+        """Until when the last send may still reach ASR; None when it is known not to."""
+        if op.answer == CallAnswer.REFUSED_WITHOUT_JOB:
+            return None
+        sent = op.answered_at or op.requested_at  # after a crash: from the intent
+        return sent + timedelta(seconds=self.ctx.request_lifetime)
 
     def attach(self, job_name: str, how: str) -> Step:
         op = self.status.operation
@@ -860,6 +915,13 @@ def decide_deletion(status: StatusT, obs: Observation, ctx: Context) -> Decision
 # --- Reporting back ---------------------------------------------------------------------
 
 
+def request_id(target: str, run_id: str, at: datetime, attempt: int) -> str:
+    """The x-ms-client-request-id of one send: a GUID, as ARM asks, unique per send."""
+    return str(
+        uuid.uuid5(uuid.NAMESPACE_URL, f"{target.lower()}|{run_id}|{at.isoformat()}|{attempt}")
+    )
+
+
 def record_call(
     status: StatusT, step: Step, outcome: Outcome, ctx: Context
 ) -> tuple[StatusT, tuple[Event, ...], float] | None:
@@ -893,11 +955,16 @@ def record_call(
         status = status.model_copy(update={"operation": cleared})
         event = Event(EventType.WARNING, "ResumeRefused", outcome.message)
         return status, (event,), max(outcome.retry_after, 30.0)
-    if outcome.kind == Refusal.TRANSIENT:
-        # A job may exist: keep the intent; the next decide looks for the job first.
+    if outcome.kind in (Refusal.TRANSIENT, Refusal.UNANSWERED):
+        # Keep the intent; the next decide looks for the request's job first, and a request
+        # that may still reach ASR is not sent again (nor anything else done) before then.
+        lost = outcome.kind == Refusal.UNANSWERED
+        answer = CallAnswer.LOST if lost else CallAnswer.REFUSED_WITHOUT_JOB
+        kept = op.model_copy(update={"answer": answer, "answered_at": now})
+        status = status.model_copy(update={"operation": kept})
         event = Event(
             EventType.WARNING,
-            "OutcomeUncertain",
+            "OutcomeUncertain" if lost else "CallFailed",
             f"{op.type.value} call failed in transit ({outcome.message}); "
             "looking for its job before anything else.",
         )

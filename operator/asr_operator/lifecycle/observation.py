@@ -62,6 +62,8 @@ class Context:
     abandon_wait: bool = False
     # Who last set spec.approve (from managedFields), for the comment of a resumed job.
     approved_by: str = ""
+    # How long a request whose answer was lost may still reach ASR and act (seconds).
+    request_lifetime: float = 300.0
 
 
 @dataclass(frozen=True)

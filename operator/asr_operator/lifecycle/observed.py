@@ -93,6 +93,9 @@ class AsrJob:
     end_time: datetime | None = None
     target_object_id: str = ""
     target_object_name: str = ""
+    # The x-ms-client-request-id of the request that created the job, as ASR echoes it at
+    # the head of the job's activityId; None when the activityId names none.
+    client_request_id: str | None = None
 
     @property
     def tasks_done(self) -> int:

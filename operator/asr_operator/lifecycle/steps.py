@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -175,6 +175,9 @@ class Submit:
     """Call ASR. The returned status already holds the intent: persist it first."""
 
     action: Action
+    # Sent as x-ms-client-request-id; ASR names it in the job it creates (empty: none).
+    # Bookkeeping of the send, not part of what is asked: equal steps ask the same.
+    request_id: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -235,7 +238,8 @@ class Refusal(StrEnum):
     """How a gateway classified a failed call."""
 
     THROTTLED = "Throttled"
-    TRANSIENT = "Transient"  # 5xx, timeout, dropped connection: a job may exist
+    TRANSIENT = "Transient"  # an error answer (5xx): no job was created by the request
+    UNANSWERED = "Unanswered"  # timeout, dropped connection, 504: it may still reach ASR
     CONFLICT = "Conflict"  # another operation is running
     NOT_ALLOWED = "NotAllowed"
     PERMANENT = "Permanent"  # bad input

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -188,10 +189,13 @@ class SimulatedDatacenter:
 class OperatorProcess:
     """`asr-operator run` as a child process against a datacenter, as a Deployment runs it."""
 
-    def __init__(self, kubeconfig: Path, namespace: str, logdir: Path) -> None:
+    def __init__(
+        self, kubeconfig: Path, namespace: str, logdir: Path, args: Sequence[str] = ()
+    ) -> None:
         self.kubeconfig = kubeconfig
         self.namespace = namespace
         self.logdir = logdir
+        self.args = tuple(args)  # more `asr-operator run` flags
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
         self._log: Any = None
@@ -220,6 +224,7 @@ class OperatorProcess:
                 f"http://127.0.0.1:{port}/healthz",
                 "--log-level",
                 "debug",
+                *self.args,
             ],
             env=env,
             stdout=self._log,

@@ -271,3 +271,43 @@ async def test_poll_leaves_out_jobs_asr_does_not_know(gateway: AsrGateway) -> No
     name = await gateway.start_test_failover(await item(gateway, "app01"), "")
     polled = await gateway.poll_jobs([name, "00000000-0000-0000-0000-00000000dead"])
     assert list(polled) == [name]
+
+
+# --- Which job is the request's: ASR names the caller's x-ms-client-request-id -------------
+
+RID = "0f5c1c9e-3a55-4d55-9a57-3c1e2d7b9a10"
+
+
+async def test_the_job_names_the_request_id_it_was_created_by(
+    sim: AsrSimulatorThread, gateway: AsrGateway
+) -> None:
+    it = await item(gateway, "app01")
+    job = await run(gateway, gateway.start_test_failover(it, "", request_id=RID))
+    assert job.client_request_id == RID
+    # Without one, azure-core still sends its own: a job always names some request.
+    other = await run(gateway, gateway.start_test_failover_cleanup(await item(gateway, "app01")))
+    assert other.client_request_id not in (None, RID)
+
+
+async def test_a_lost_answer_reattaches_only_to_the_job_naming_the_request(
+    sim: AsrSimulatorThread, gateway: AsrGateway
+) -> None:
+    # An earlier drill's job started moments before: same item, same action, in the window.
+    it = await item(gateway, "app01")
+    await run(gateway, gateway.start_test_failover(it, "", request_id="an-earlier-drill"))
+    await run(gateway, gateway.start_test_failover_cleanup(await item(gateway, "app01")))
+    sim.inject(FaultRule(kind="drop", operation="items.testFailover"))
+    with pytest.raises(OutcomeUnknown):  # ASR took nothing; the earlier job is not this one
+        await gateway.start_test_failover(await item(gateway, "app01"), "", request_id=RID)
+    sim.inject(FaultRule(kind="lost202", operation="items.testFailover"))
+    name = await gateway.start_test_failover(await item(gateway, "app01"), "", request_id=RID)
+    assert (await gateway.get_job(name)).client_request_id == RID
+
+
+async def test_a_gateway_timeout_answer_is_outcome_unknown_not_a_refusal(
+    sim: AsrSimulatorThread, gateway: AsrGateway
+) -> None:
+    # ARM's proxy answers 504 after 60 s; the resource provider may still act on it.
+    sim.inject(FaultRule(kind="status", operation="items.plannedFailover", status=504))
+    with pytest.raises(OutcomeUnknown):
+        await gateway.start_planned_failover(await item(gateway, "app01"), request_id=RID)

@@ -122,9 +122,10 @@ def test_classify_http_errors(status: int, body: str, cls: type[errors.AsrError]
 def test_error_kinds_are_the_lifecycle_refusals() -> None:
     from asr_operator.lifecycle.steps import Refusal
 
-    assert errors.OutcomeUnknown("x").kind == Refusal.TRANSIENT
+    assert errors.OutcomeUnknown("x").kind == Refusal.UNANSWERED
     assert errors.Throttled("x", retry_after=1).kind == Refusal.THROTTLED
-    assert {c.kind for c in errors.AsrError.__subclasses__()} == set(Refusal)
+    kinds = {c.kind for c in errors.AsrError.__subclasses__()} | {errors.OutcomeUnknown.kind}
+    assert kinds == set(Refusal)
 
 
 def test_classify_transport_and_auth_errors() -> None:

@@ -259,7 +259,7 @@ class Arm:
                 "reProtect": lambda: v.reprotect(item, body),
                 "failoverCancel": lambda: v.failover_cancel(item),
             }[verb]()
-            return self._accepted(request, job)
+            return self._accepted(request, _requested_by(request, job))
         if group == "recoveryPoints":
             item = v.item(p["fabric"], p["container"], p["item"])
             if verb == "get":
@@ -284,7 +284,8 @@ class Arm:
             plan = v.plan(p["plan"])
             if verb == "get":
                 return web.json_response(bodies.plan_json(v, plan))
-            return self._accepted(request, v.plan_action(plan, verb, await _json_body(request)))
+            job = v.plan_action(plan, verb, await _json_body(request))
+            return self._accepted(request, _requested_by(request, job))
         if operation == "operationStatus.get":
             job = v.job(p["op"])
             return web.json_response(operation_status_json(job, self.settings.cancelled_spelling))
@@ -388,6 +389,14 @@ class Arm:
             q["$skiptoken"] = str(start + size)
             next_link = f"{request.scheme}://{request.host}{request.path}?{urlencode(q)}"
         return web.json_response({"value": chunk, "nextLink": next_link})
+
+
+def _requested_by(request: web.Request, job: SimJob) -> SimJob:
+    """A new job carries the caller's request id (ARM passes x-ms-client-request-id on)."""
+    client_id = request.headers.get("x-ms-client-request-id")
+    if client_id:
+        job.client_request_id = client_id
+    return job
 
 
 def _canon_any(action: str) -> str:

@@ -111,6 +111,8 @@ class SimJob:
     on_failed: Callable[[], Awaitable[None]] | None = None
     on_restart: Callable[[], None] | None = None
     activity_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    # The caller's x-ms-client-request-id; ASR echoes it at the head of activityId.
+    client_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     resume_event: asyncio.Event | None = None
     runner: asyncio.Task[None] | None = None
     resume_comments: list[str] = field(default_factory=list)
@@ -198,7 +200,7 @@ def _task_json(t: SimTask) -> dict[str, Any]:
 
 def job_json(job: SimJob, vault_id: str) -> dict[str, Any]:
     props: dict[str, Any] = {
-        "activityId": f"{job.activity_id} ActivityId: {job.activity_id}",
+        "activityId": f"{job.client_request_id} ActivityId: {job.activity_id}",
         "scenarioName": job.scenario,
         "friendlyName": job.friendly_name,
         "state": job.state,
