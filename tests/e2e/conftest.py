@@ -26,8 +26,10 @@ OPERATOR_ARGS = ("--arm-timeout", str(ARM_TIMEOUT), "--request-lifetime", str(RE
 class Operator(OperatorProcess):
     """The operator process of one test, with the datacenter it runs against."""
 
-    def __init__(self, dc: SimulatedDatacenter, workdir: Path) -> None:
-        super().__init__(dc.kubeconfig, NS, workdir, OPERATOR_ARGS)
+    def __init__(
+        self, dc: SimulatedDatacenter, workdir: Path, args: tuple[str, ...] = OPERATOR_ARGS
+    ) -> None:
+        super().__init__(dc.kubeconfig, NS, workdir, args)
         self.dc = dc
 
 
@@ -253,6 +255,16 @@ def action_calls(dc: SimulatedDatacenter) -> dict[str, int]:
         if group in ("items", "plans", "jobs") and verb not in _READS and count:
             out[name] = count
     return out
+
+
+def audit_findings(dc: SimulatedDatacenter, cluster: Cluster, name: str, target: str) -> list[str]:
+    """What the object's history claims against the jobs ASR ran for `target`."""
+    from asr_operator.sim.asr.audit import audit, records
+
+    status = cluster.status(name)
+    jobs = dc.asr.call(lambda: records(dc.asr.sim.vault.jobs.values()))
+    running = [(status.get("operation") or {}).get("jobName", "")]
+    return audit(target, reversed(status.get("history") or []), jobs, running)
 
 
 def asr_jobs(dc: SimulatedDatacenter, vm: str, action: str = "") -> list[tuple[str, str]]:
