@@ -132,6 +132,8 @@ class HistoryEntry(ApiModel):
     job_ended_at: datetime | None = None
     recovery_point: str = ""
     error: str = ""
+    # The x-ms-client-request-id of each send (ASR's job activityId starts with one).
+    request_ids: list[str] = Field(default_factory=list, max_length=8)
 
 
 class AwaitingApproval(ApiModel):

@@ -751,6 +751,7 @@ class Engine(Generic[SpecT, StatusT, StateT]):
             job_ended_at=job.end_time if job is not None else None,
             recovery_point=op.recovery_point,
             error=error,
+            request_ids=list(op.request_ids),
         )
         history = [entry, *self.status.history][:HISTORY_LIMIT]
         updates: dict[str, object] = {

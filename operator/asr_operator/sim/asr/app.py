@@ -14,7 +14,7 @@ import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -99,6 +99,15 @@ ROUTES = [
 
 
 @dataclass
+class WriteRecord:
+    time: datetime
+    path: str
+    client_request_id: str
+    status: int = 0  # 0 while handled; -1 when the connection dropped
+    job: str = ""  # the job created (202), if any
+
+
+@dataclass
 class ArmSettings:
     retry_after: int = 0  # Retry-After on 202s (ASR sends 30)
     cancelled_spelling: str = "Canceled"  # replicationOperationStatus status for a cancelled job
@@ -116,11 +125,34 @@ class Arm:
     faults: Faults
     settings: ArmSettings
     calls: Counter[str] = field(default_factory=Counter)
+    # Every write request (POST, PATCH) as it arrived: who asked (x-ms-client-request-id),
+    # what, what it was answered, and the job it created. The audit's record of the wire.
+    writes: list[WriteRecord] = field(default_factory=list)
     _calls_lock: threading.Lock = field(default_factory=threading.Lock)
 
     # --- entry point ---------------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        if request.method not in ("POST", "PATCH"):
+            return await self._handle(request)
+        record = WriteRecord(
+            time=datetime.now(UTC),
+            path=request.path,
+            client_request_id=request.headers.get("x-ms-client-request-id", ""),
+        )
+        with self._calls_lock:
+            self.writes.append(record)
+        try:
+            resp = await self._handle(request)
+        except BaseException:
+            record.status = -1  # the connection was cut while it was handled
+            raise
+        record.status = resp.status
+        job_ref = resp.headers.get("x-ms-request-id", "") if resp.status == 202 else ""
+        record.job = job_ref.rsplit("/replicationJobs/", 1)[-1] if job_ref else ""
+        return resp
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
         path = request.path
         for route in ROUTES:
             m = route.pattern.match(path) if route.method == request.method else None

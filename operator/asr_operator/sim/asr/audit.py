@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from asr_operator.sim.asr.app import WriteRecord
 from asr_operator.sim.asr.jobs import SimJob
 
 # The ASR actions (REST verbs) whose jobs can carry each operation of status.history.
@@ -88,4 +89,33 @@ def audit(
                 f"{target}: ASR ran {job.action} job {name} ({job.state}) that no operation "
                 "recorded"
             )
+    return findings
+
+
+def resends(
+    target: str, operations: Iterable[Mapping[str, Any]], writes: Iterable[WriteRecord]
+) -> list[str]:
+    """Requests sent after ASR took an earlier request of the same operation.
+
+    `operations` are history entries (and the operation in flight) with their `requestIds`
+    in the order sent; `writes` what ASR received. Once a request of an operation created a
+    job, no later request of it may reach ASR, nor the same one twice.
+    """
+    by_id: dict[str, list[WriteRecord]] = {}
+    for w in writes:
+        if w.client_request_id and not w.path.endswith("/resume"):
+            by_id.setdefault(w.client_request_id.lower(), []).append(w)
+    findings: list[str] = []
+    for op in operations:
+        taken = ""
+        for rid in [str(r).lower() for r in op.get("requestIds") or []]:
+            arrived = sorted(by_id.get(rid, []), key=lambda w: w.time)
+            for w in arrived:
+                if taken:
+                    findings.append(
+                        f"{target}: {op.get('type')} {op.get('runId')} sent request {rid} "
+                        f"(answered {w.status}) after ASR took {taken}"
+                    )
+                if w.job:
+                    taken = taken or f"{rid} (job {w.job})"
     return findings

@@ -15,6 +15,7 @@ import tempfile
 import threading
 from collections import Counter
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -22,7 +23,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from asr_operator.sim.asr import aad
-from asr_operator.sim.asr.app import Arm, ArmSettings, add_control_routes
+from asr_operator.sim.asr.app import Arm, ArmSettings, WriteRecord, add_control_routes
 from asr_operator.sim.asr.faults import FaultRule, Faults, JobFailure
 from asr_operator.sim.asr.jobs import JobRunner
 from asr_operator.sim.asr.throttle import ThrottleLimits, Throttler
@@ -147,6 +148,12 @@ class AsrSimulator:
         with self.arm._calls_lock:
             self.arm.calls.clear()
 
+    @property
+    def writes(self) -> list[WriteRecord]:
+        """Every POST and PATCH as it arrived (copies), oldest first."""
+        with self.arm._calls_lock:
+            return [replace(w) for w in self.arm.writes]
+
     def inject(self, rule: FaultRule) -> None:
         self.faults.add(rule)
 
@@ -242,6 +249,10 @@ class AsrSimulatorThread:
     @property
     def calls(self) -> Counter[str]:
         return self.sim.calls
+
+    @property
+    def writes(self) -> list[WriteRecord]:
+        return self.sim.writes
 
     def inject(self, rule: FaultRule) -> None:
         self.sim.inject(rule)
