@@ -24,9 +24,7 @@ DURATION_PATTERN = (
 )
 _DURATION_PARTS = re.compile(r"^(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?$")
 DURATION_MAX_LENGTH = 20  # 9999h999999m9999999s
-DURATION_SYNTAX = matches(
-    DURATION_PATTERN, "must be a duration such as 90s, 15m, 2h or 1h30m (hours, minutes, seconds)"
-)
+DURATION_SYNTAX = matches(DURATION_PATTERN, "must be a duration such as 90s, 15m, 2h or 1h30m")
 
 
 def parse_duration(text: str) -> timedelta:
@@ -39,16 +37,20 @@ def parse_duration(text: str) -> timedelta:
 
 
 def duration_rules(minimum: str, maximum: str) -> Checked:
-    """A duration's syntax and its bounds, as CEL and in Python."""
+    """A duration's syntax and its bounds, as CEL and in Python; both messages name the
+    bounds (a value too long to parse, such as 99999999h, fails the syntax)."""
     low, high = parse_duration(minimum), parse_duration(maximum)
-    syntax = DURATION_SYNTAX.rule
-    bounds = FieldRule(
-        f"!{syntax} || (duration(self) >= duration({cel_string(minimum)}) && "
-        f"duration(self) <= duration({cel_string(maximum)}))",
-        f"must be at least {minimum} and at most {maximum}",
-        lambda v: not DURATION_SYNTAX.holds(v) or low <= parse_duration(v) <= high,
+    syntax = matches(
+        DURATION_PATTERN,
+        f"must be a duration from {minimum} to {maximum}, written like 90s, 15m, 2h or 1h30m",
     )
-    return checked(DURATION_SYNTAX, bounds)
+    bounds = FieldRule(
+        f"!{syntax.rule} || (duration(self) >= duration({cel_string(minimum)}) && "
+        f"duration(self) <= duration({cel_string(maximum)}))",
+        f"must be from {minimum} to {maximum}",
+        lambda v: not syntax.holds(v) or low <= parse_duration(v) <= high,
+    )
+    return checked(syntax, bounds)
 
 
 GUID_PATTERN = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
