@@ -443,3 +443,19 @@ def test_condition_transition_time_moves_only_on_flip() -> None:
     c2 = get_condition(flipped, ConditionType.READY)
     assert c2 is not None and c2.last_transition_time == later
     assert len(flipped) == 1
+
+
+def test_a_refused_spec_names_each_field_as_admission_does() -> None:
+    """What the operator writes in Stalled (InvalidSpec) for an object an older CRD let in."""
+    with pytest.raises(ValidationError) as refused:
+        ProtectedVMSpec.model_validate(
+            {
+                "vaultRef": {"name": "v"},
+                "protectedItem": {"name": "W"},
+                "target": {"nics": [{"nicId": "AAAA", "staticIP": "999.1.1.1"}]},
+                "testFailover": {"cleanupAfter": "99999999h"},
+            }
+        )
+    message = common.refusal(refused.value)
+    assert "spec.target.nics[0].staticIP: must be empty or an IPv4 address" in message
+    assert "spec.testFailover.cleanupAfter: must be a duration from 1m to 336h" in message

@@ -297,6 +297,12 @@ def test_target_drift_is_corrected_with_an_update_job():
     assert d.status.target is not None and not d.status.target.in_sync
 
 
+def test_tag_name_azure_refuses_is_reported_before_sending():
+    d = decide(spec(target={"tags": {"app/tier": "web"}}), obs())
+    assert isinstance(d.step, Stall) and d.step.reason == Reason.INVALID_TARGET
+    assert "target.tags" in d.step.message and "'app/tier'" in d.step.message
+
+
 def test_target_size_azure_refuses_is_reported_before_sending():
     sizes = (ComputeSize("Standard_A1", ("Generation 2 VMs are not supported",)),)
     d = decide(spec(target={"size": "Standard_A1"}), obs(compute_sizes=sizes))

@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
 
@@ -110,6 +110,17 @@ class ApiModel(BaseModel):
 
     def to_wire(self) -> dict[str, object]:
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+def refusal(error: ValidationError, root: str = "spec") -> str:
+    """A model's refusal naming each field by its path in the object, as admission does."""
+    parts = []
+    for e in error.errors():
+        path = root
+        for item in e["loc"]:
+            path += f"[{item}]" if isinstance(item, int) else f".{item}"
+        parts.append(f"{path}: {e['msg'].removeprefix('Value error, ')}")
+    return "; ".join(parts)
 
 
 class LocalObjectReference(ApiModel):
