@@ -43,7 +43,7 @@ PLURAL = "protectedvms"
 # Azure VM names: 1-63 letters, digits and hyphens, starting and ending alphanumeric.
 AZURE_VM_NAME_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"
 
-# Bounds of the spec's durations (docs/lifecycle.md, "What the API refuses"). A validation
+# Bounds of the spec's durations (docs/spec.md). A validation
 # timeout below one probe interval (10s) allows no second probe, and past 24h the choice of
 # recovery point has expired; a drill is cleaned up no sooner than a minute after it is up,
 # and within two weeks (the classic limit ASR force-completed drills at).
