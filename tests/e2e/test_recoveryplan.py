@@ -19,7 +19,10 @@ from tests.e2e.conftest import Cluster, Operator, action_calls, stalled
 PLANS = "recoveryplans"
 MEMBERS = ("db01", "app01", "web01")
 HOSTS = [{"vm": vm, "host": "hv-01"} for vm in MEMBERS]
-NETWORK = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/drill"
+NETWORK = (
+    "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg-dr-net"
+    "/providers/Microsoft.Network/virtualNetworks/vnet-drill"
+)
 
 
 def plans(cluster: Cluster) -> Cluster:
