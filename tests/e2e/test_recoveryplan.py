@@ -19,7 +19,10 @@ from tests.e2e.conftest import Cluster, Operator, action_calls, stalled
 PLANS = "recoveryplans"
 MEMBERS = ("db01", "app01", "web01")
 HOSTS = [{"vm": vm, "host": "hv-01"} for vm in MEMBERS]
-NETWORK = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/drill"
+NETWORK = (
+    "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg-dr-net"
+    "/providers/Microsoft.Network/virtualNetworks/vnet-drill"
+)
 
 
 def plans(cluster: Cluster) -> Cluster:
@@ -102,17 +105,19 @@ def test_three_group_plan_fails_over_and_back(cluster: Cluster, operator: Operat
     assert "ResumingJob" in reasons and "FailoverSucceeded" in reasons
 
 
+@pytest.mark.timeout(240)  # cleanupAfter is at least 1m
 def test_plan_drill_with_cleanup(cluster: Cluster, operator: Operator) -> None:
     dc = operator.dc
     remove_checkpoints(dc, "db01")
     p = create_plan(
         cluster,
-        testFailover={"requestId": "q3", "networkId": NETWORK, "cleanupAfter": "2s"},
+        testFailover={"requestId": "q3", "networkId": NETWORK, "cleanupAfter": "1m"},
     )
     approve(p, "ManualAction")  # the plan's manual action applies to drills too
     status = p.wait_for(
         "plan-web",
         lambda s: ("TestFailoverCleanup", "Succeeded") in history(s),
+        timeout=150,
         what="the drill and its cleanup",
     )
     assert history(status)[:2] == [

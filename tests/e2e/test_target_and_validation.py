@@ -161,7 +161,7 @@ def test_a_vm_that_never_answers_waits_for_a_human(cluster: Cluster, operator: O
     cluster.create_pvm(
         "web01",
         activeSite="Azure",
-        failover={"commit": "Automatic", "validation": {"tcpPorts": [3389], "timeout": "3s"}},
+        failover={"commit": "Automatic", "validation": {"tcpPorts": [3389], "timeout": "10s"}},
     )
     status = cluster.wait_for(
         "web01",
@@ -172,7 +172,7 @@ def test_a_vm_that_never_answers_waits_for_a_human(cluster: Cluster, operator: O
     assert status["phase"] == "AwaitingCommit"
     assert status["validation"]["timedOut"] is True and status["validation"]["passed"] is False
     message = status["awaitingApproval"]["message"]
-    assert "did not answer on TCP [3389] within 3s" in message and "approve" in message
+    assert "did not answer on TCP [3389] within 10s" in message and "approve" in message
     condition = cluster.condition("web01", "AwaitingApproval")
     assert condition["status"] == "True"
     assert condition["reason"] == "ValidationTimedOut"

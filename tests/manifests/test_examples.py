@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from asr_operator.api import crds
 from tests.manifests.crd_admission import ROOT, Manifest, admit, is_custom_resource, load_all
@@ -85,3 +86,40 @@ def test_references_resolve() -> None:
             members = hyper_v if isinstance(hyper_v, list) else [hyper_v] if hyper_v else []
             for member in members:
                 assert member["host"] in hosts
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """YAML as yamllint's key-duplicates rule reads it: a key twice in a mapping is an error
+    (kubectl, Argo CD and Flux would keep the last one in silence)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicated key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_unique(text: str) -> list[Any]:
+    return list(yaml.load_all(text, Loader=UniqueKeyLoader))
+
+
+def test_a_duplicated_key_is_caught() -> None:
+    """A duplicated activeSite is a silent failover: the linter docs/gitops.md asks for."""
+    text = "spec:\n  activeSite: OnPremises\n  vaultRef: {name: v}\n  activeSite: Azure\n"
+    assert yaml.safe_load(text)["spec"]["activeSite"] == "Azure"  # what kubectl would apply
+    with pytest.raises(yaml.constructor.ConstructorError, match="activeSite"):
+        load_unique(text)
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted([*(ROOT / "deploy").rglob("*.yaml"), *(ROOT / "crds").glob("*.yaml")]),
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_no_manifest_has_a_duplicated_key(path: Path) -> None:
+    load_unique(path.read_text(encoding="utf-8"))

@@ -89,10 +89,17 @@ def item(state: str = "Protected", **changes: object) -> AsrItem:
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
+# ASR names recovery points by GUID; the spec admits no other name.
+P1, P2, P3 = (f"0689d0d0-3518-4793-8c98-c26bf94526f{n}" for n in (1, 2, 3))
 POINTS = (
-    RecoveryPoint("/rp/p1", "p1", T0 - timedelta(minutes=30), "ApplicationConsistent"),
-    RecoveryPoint("/rp/p2", "p2", T0 - timedelta(minutes=10), "CrashConsistent"),
-    RecoveryPoint("/rp/p3", "p3", T0 - timedelta(minutes=5), "CrashConsistent"),
+    RecoveryPoint("/rp/p1", P1, T0 - timedelta(minutes=30), "ApplicationConsistent"),
+    RecoveryPoint("/rp/p2", P2, T0 - timedelta(minutes=10), "CrashConsistent"),
+    RecoveryPoint("/rp/p3", P3, T0 - timedelta(minutes=5), "CrashConsistent"),
+)
+# A virtual network id as admission wants it (the drill's isolated network).
+DRILL_NET = (
+    "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg-net/providers/"
+    "Microsoft.Network/virtualNetworks/drill"
 )
 
 

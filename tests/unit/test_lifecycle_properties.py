@@ -16,7 +16,7 @@ from asr_operator.lifecycle import protectedvm as machine
 from asr_operator.lifecycle import steps
 from asr_operator.lifecycle.observation import Context
 from asr_operator.lifecycle.steps import Release, Submit, Wait
-from tests.unit.lifecycle_world import World, spec
+from tests.unit.lifecycle_world import DRILL_NET, World, spec
 
 EDITS = st.sampled_from(
     [
@@ -38,8 +38,8 @@ EDITS = st.sampled_from(
         {"failback.commit": "Automatic"},
         {"reverseReplication": "Manual"},
         {"reverseReplication": "Automatic"},
-        {"testFailover.requestId": "d1", "testFailover.networkId": "/subscriptions/s/n"},
-        {"testFailover.requestId": "d2", "testFailover.networkId": "/subscriptions/s/n"},
+        {"testFailover.requestId": "d1", "testFailover.networkId": DRILL_NET},
+        {"testFailover.requestId": "d2", "testFailover.networkId": DRILL_NET},
         {"testFailover.cleanupAfter": "5m"},
         {"target.size": "Standard_D4s_v3"},
         {"managementPolicy": "ObserveOnly"},
@@ -112,7 +112,7 @@ def new_world(start: str, site: str) -> World:
         world.power = world.power.OFF
     if start == "TestActive":
         # A drill the operator started before a restart (a foreign drill is left alone).
-        world.edit({"testFailover.requestId": "d0", "testFailover.networkId": "/subscriptions/s/n"})
+        world.edit({"testFailover.requestId": "d0", "testFailover.networkId": DRILL_NET})
         world.status = world.status.model_copy(
             update={"test_failover": pvm.TestFailoverStatus(last_request_id="d0")}
         )

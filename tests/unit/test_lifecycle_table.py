@@ -60,7 +60,9 @@ from asr_operator.lifecycle.steps import (
     action_from_intent,
     action_to_intent,
 )
-from tests.unit.lifecycle_world import POINTS, T0, item, spec, vm
+from tests.unit.lifecycle_world import DRILL_NET, P2, POINTS, T0, item, spec, vm
+
+GONE = "0689d0d0-3518-4793-8c98-c26bf94526ff"  # a name no retained point has
 
 CTX = Context(generation=1, now=T0)
 
@@ -121,7 +123,7 @@ REST = [
     ),
     (
         "Protected",
-        {"testFailover": {"requestId": "d1", "networkId": "/subscriptions/s/n"}},
+        {"testFailover": {"requestId": "d1", "networkId": DRILL_NET}},
         PowerState.RUNNING,
         Submit,
         StartTestFailover,
@@ -204,7 +206,7 @@ def test_failover_sends_chosen_recovery_point_and_source_shutdown():
         ("Latest", None),
         ("LatestProcessed", "/rp/p3"),
         ("LatestApplicationConsistent", "/rp/p1"),
-        ("p2", "/rp/p2"),
+        (P2, "/rp/p2"),
     ],
 )
 def test_recovery_point_kinds(choice, expected):  # type: ignore[no-untyped-def]
@@ -214,7 +216,7 @@ def test_recovery_point_kinds(choice, expected):  # type: ignore[no-untyped-def]
 
 
 def test_unknown_recovery_point_stalls_before_anything_is_sent():
-    d = decide(spec(activeSite="Azure", failover={"recoveryPoint": "gone"}), obs())
+    d = decide(spec(activeSite="Azure", failover={"recoveryPoint": GONE}), obs())
     assert isinstance(d.step, Stall) and d.step.reason == Reason.RECOVERY_POINT_NOT_FOUND
     assert d.status.operation is None
 
@@ -295,6 +297,12 @@ def test_target_drift_is_corrected_with_an_update_job():
     assert d.status.target is not None and not d.status.target.in_sync
 
 
+def test_tag_name_azure_refuses_is_reported_before_sending():
+    d = decide(spec(target={"tags": {"app/tier": "web"}}), obs())
+    assert isinstance(d.step, Stall) and d.step.reason == Reason.INVALID_TARGET
+    assert "target.tags" in d.step.message and "'app/tier'" in d.step.message
+
+
 def test_target_size_azure_refuses_is_reported_before_sending():
     sizes = (ComputeSize("Standard_A1", ("Generation 2 VMs are not supported",)),)
     d = decide(spec(target={"size": "Standard_A1"}), obs(compute_sizes=sizes))
@@ -358,14 +366,15 @@ def test_validation_timeout_waits_for_a_human():
 def test_failed_probe_retries_at_the_vault_pace_and_no_later_than_the_timeout():
     s = spec(
         activeSite="Azure",
-        failover={"commit": "Automatic", "validation": {"tcpPorts": [22], "timeout": "3s"}},
+        failover={"commit": "Automatic", "validation": {"tcpPorts": [22], "timeout": "1m"}},
     )
     fast = Context(generation=1, now=T0, poll_interval=1.0)
     d = decide(s, obs("CommitPending"), ctx=fast)
     _, _, delay = machine.record(s, d.status, d.step, ProbeResult(False, "refused"), fast)
     assert delay == 1.0
     d = decide(s, obs("CommitPending"))
-    _, _, delay = machine.record(s, d.status, d.step, ProbeResult(False, "refused"), CTX)
+    late = Context(generation=1, now=T0 + timedelta(seconds=57), poll_interval=30.0)
+    _, _, delay = machine.record(s, d.status, d.step, ProbeResult(False, "refused"), late)
     assert delay == 3.0  # the timeout passes before the next probe would be due
 
 
@@ -459,7 +468,7 @@ def test_hyperv_down_during_failover_warns_and_goes_on():
 
 
 def drill_spec(**tf: object) -> dict[str, object]:
-    return {"testFailover": {"requestId": "d1", "networkId": "/subscriptions/s/n", **tf}}
+    return {"testFailover": {"requestId": "d1", "networkId": DRILL_NET, **tf}}
 
 
 def test_drill_cleanup_after_duration():
@@ -690,7 +699,7 @@ def test_resend_sends_the_recorded_request_not_one_rebuilt_from_the_spec():
 
 
 def test_intent_records_the_exact_request_and_its_target():
-    d = decide(spec(activeSite="Azure", failover={"recoveryPoint": "p2"}), obs())
+    d = decide(spec(activeSite="Azure", failover={"recoveryPoint": P2}), obs())
     op = d.status.operation
     assert op is not None and op.action is not None
     assert op.action.target == item().id
@@ -718,7 +727,7 @@ def test_an_older_intents_candidate_jobs_stall_rather_than_guess():
     [
         RECORDED,
         StartFailover(planned=False, recovery_point_id="/rp/p1", shutdown_source=False),
-        StartTestFailover("/subscriptions/s/n", None),
+        StartTestFailover(DRILL_NET, None),
         StartTestFailoverCleanup("asr-operator: cleanup because x"),
         StartCommit(),
         StartApplyRecoveryPoint("/rp/p2"),
@@ -735,7 +744,7 @@ def test_an_older_intents_candidate_jobs_stall_rather_than_guess():
         ),
         ResumeJob("job-1", "ok"),
         StartPlanFailover(True, "LatestProcessed", True),
-        StartPlanTestFailover("/subscriptions/s/n", "Latest"),
+        StartPlanTestFailover(DRILL_NET, "Latest"),
         StartPlanTestFailoverCleanup("done"),
         StartPlanCommit(),
         StartPlanFailback("ForSynchronization", False),

@@ -50,7 +50,7 @@ from asr_operator.lifecycle.steps import (
     action_from_intent,
     action_to_intent,
 )
-from tests.unit.lifecycle_world import T0
+from tests.unit.lifecycle_world import DRILL_NET, T0
 from tests.unit.plan_world import (
     APPROVER,
     PLAN_ID,
@@ -66,7 +66,7 @@ from tests.unit.plan_world import (
 )
 
 CTX = Context(generation=1, now=T0, approved_by=APPROVER)
-NET = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/drill"
+NET = DRILL_NET
 FAILOVER = StartPlanFailover(planned=True, recovery_point_type="Latest", shutdown_source=True)
 
 

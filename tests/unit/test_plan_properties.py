@@ -21,9 +21,10 @@ from asr_operator.lifecycle import steps
 from asr_operator.lifecycle.observation import Context
 from asr_operator.lifecycle.observed import JobState, PowerState
 from asr_operator.lifecycle.steps import Release, Submit, Wait
+from tests.unit.lifecycle_world import DRILL_NET
 from tests.unit.plan_world import Manual, PlanWorld, plan_spec
 
-NET = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/drill"
+NET = DRILL_NET
 # Back to back, and named alike (ASR names a manual action's task by its type).
 MANUAL = (
     Manual(1, "ManualActionTask", "Check that the database accepts connections."),

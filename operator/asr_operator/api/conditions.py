@@ -64,6 +64,7 @@ class Reason(StrEnum):
     UNSUPPORTED_STATE = "UnsupportedState"
     PLAN_NOT_FOUND = "PlanNotFound"
     RECOVERY_POINT_CHANGE_NOT_SUPPORTED = "RecoveryPointChangeNotSupported"
+    INVALID_SPEC = "InvalidSpec"
     # Domain conditions
     HEALTHY = "Healthy"
     DEGRADED = "Degraded"

@@ -7,17 +7,26 @@ from typing import Annotated
 
 from pydantic import Field
 
-from asr_operator.api.cel import rules
+from asr_operator.api.cel import FieldRule, checked, is_ip, matches, rules
 from asr_operator.api.common import (
+    ARM_ID_MAX_LENGTH,
+    AVAILABILITY_SET_ID,
+    DURATION_MAX_LENGTH,
+    HOST_NAME_PATTERN,
+    PATH_SEGMENT_PATTERN,
+    RECOVERY_POINT,
+    RESOURCE_GROUP_ID,
+    VIRTUAL_NETWORK_ID,
+    VM_NAME_MAX_LENGTH,
     ApiModel,
     CommitMode,
     DataSync,
-    Duration,
     FailoverType,
     LocalObjectReference,
     ManagementPolicy,
     ReverseReplication,
     Site,
+    duration_rules,
 )
 from asr_operator.api.operation import AzureVM, OperationalStatus
 
@@ -33,11 +42,45 @@ PLURAL = "protectedvms"
 
 # Azure VM names: 1-63 letters, digits and hyphens, starting and ending alphanumeric.
 AZURE_VM_NAME_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"
-# A recovery point kind, or the name (GUID) of one recovery point.
-RECOVERY_POINT_PATTERN = (
-    r"^(Latest|LatestProcessed|LatestApplicationConsistent|[0-9A-Za-z_.-]{1,128})$"
+
+# Bounds of the spec's durations (docs/spec.md). A validation
+# timeout below one probe interval (10s) allows no second probe, and past 24h the choice of
+# recovery point has expired; a drill is cleaned up no sooner than a minute after it is up,
+# and within two weeks (the classic limit ASR force-completed drills at).
+VALIDATION_TIMEOUT_MIN, VALIDATION_TIMEOUT_MAX = "10s", "24h"
+CLEANUP_AFTER_MIN, CLEANUP_AFTER_MAX = "1m", "336h"
+
+ValidationTimeout = Annotated[
+    str,
+    Field(max_length=DURATION_MAX_LENGTH),
+    duration_rules(VALIDATION_TIMEOUT_MIN, VALIDATION_TIMEOUT_MAX),
+]
+CleanupAfter = Annotated[
+    str, Field(max_length=DURATION_MAX_LENGTH), duration_rules(CLEANUP_AFTER_MIN, CLEANUP_AFTER_MAX)
+]
+RecoveryPoint = Annotated[str, Field(max_length=36), checked(RECOVERY_POINT)]
+
+# ASR's id of a replicated VM's NIC (vmNics[].nicId): base64 of "Microsoft:<VM id>\<NIC id>".
+ASR_NIC_ID = matches(
+    r"^([A-Za-z0-9+/]{4})+([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$",
+    "must be ASR's id of the replicated VM's NIC (base64, as in status.target.nics[].nicId), "
+    "not an Azure network interface resource id",
 )
-ARM_ID_PATTERN = r"^/[Ss]ubscriptions/[^/]+/"
+# Recovery static IP: IPv4 only (ASR does not fail IPv6 over); CEL's isIP as Kubernetes has it.
+STATIC_IP = FieldRule(
+    "self == '' || (isIP(self) && ip(self).family() == 4)",
+    "must be empty or an IPv4 address such as 10.20.1.10",
+    lambda v: v == "" or is_ip(v, 4),
+)
+# Azure subnet names: 1-80 characters, starting alphanumeric, ending alphanumeric or '_'.
+SUBNET_PATTERN = r"^$|^[A-Za-z0-9]([-A-Za-z0-9_.]{0,78}[A-Za-z0-9_])?$"
+# Azure tags: at most 50, names up to 512 characters, values up to 256.
+MAX_TAGS, TAG_NAME_MAX_LENGTH, TAG_VALUE_MAX_LENGTH = 50, 512, 256
+TAG_NAMES = FieldRule(
+    f"self.all(k, size(k) >= 1 && size(k) <= {TAG_NAME_MAX_LENGTH})",
+    f"tag names must be 1 to {TAG_NAME_MAX_LENGTH} characters long",
+    lambda tags: all(1 <= len(k) <= TAG_NAME_MAX_LENGTH for k in tags),
+)
 
 
 class ProtectedItemRef(ApiModel):
@@ -46,24 +89,44 @@ class ProtectedItemRef(ApiModel):
             "has(self.name) || (has(self.fabric) && has(self.container) && has(self.id))",
             "give the ASR item's friendly name, or fabric, container and id together",
         ),
+        (
+            "!has(self.name) || !(has(self.fabric) || has(self.container) || has(self.id))",
+            "give the ASR item's friendly name, or fabric, container and id, not both",
+        ),
     )
 
-    name: str | None = Field(default=None, min_length=1, description="ASR friendlyName.")
-    fabric: str | None = Field(default=None, min_length=1)
-    container: str | None = Field(default=None, min_length=1)
-    id: str | None = Field(default=None, min_length=1, description="Item name (Hyper-V VM id).")
+    name: str | None = Field(
+        default=None, min_length=1, max_length=VM_NAME_MAX_LENGTH, description="ASR friendlyName."
+    )
+    fabric: str | None = Field(
+        default=None, min_length=1, max_length=128, pattern=PATH_SEGMENT_PATTERN
+    )
+    container: str | None = Field(
+        default=None, min_length=1, max_length=128, pattern=PATH_SEGMENT_PATTERN
+    )
+    id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        pattern=PATH_SEGMENT_PATTERN,
+        description="Item name (Hyper-V VM id).",
+    )
 
 
 class HyperVRef(ApiModel):
-    host: str = Field(min_length=1, description="A hyperVHosts[].name of the vault.")
-    vm_name: str = Field(min_length=1, max_length=100)
+    host: str = Field(
+        max_length=63, pattern=HOST_NAME_PATTERN, description="A hyperVHosts[].name of the vault."
+    )
+    vm_name: str = Field(min_length=1, max_length=VM_NAME_MAX_LENGTH)
 
 
 class Nic(ApiModel):
-    nic_id: str = Field(min_length=1, description="Hyper-V NIC id as ASR reports it.")
-    subnet: str = Field(default="", max_length=80)
-    static_ip: str = Field(
-        default="", pattern=r"^$|^([0-9]{1,3}\.){3}[0-9]{1,3}$", alias="staticIP"
+    nic_id: Annotated[str, Field(min_length=4, max_length=1024), checked(ASR_NIC_ID)] = Field(
+        description="ASR's id of the replicated VM's NIC (status.target.nics[].nicId)."
+    )
+    subnet: str = Field(default="", max_length=80, pattern=SUBNET_PATTERN)
+    static_ip: Annotated[str, Field(max_length=15), checked(STATIC_IP)] = Field(
+        default="", alias="staticIP"
     )
 
 
@@ -76,29 +139,65 @@ class Target(ApiModel):
             "has(self.availabilityZone) && self.availabilityZone != '')",
             "set availabilitySetId or availabilityZone, not both",
         ),
+        (
+            "!has(self.nics) || self.nics.all(a, a.staticIP == '' || "
+            "self.nics.filter(b, b.staticIP == a.staticIP).size() == 1)",
+            "two NICs cannot have the same staticIP",
+        ),
     )
 
     vm_name: str | None = Field(default=None, pattern=AZURE_VM_NAME_PATTERN, max_length=63)
     size: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]+$", max_length=64)
-    resource_group_id: str | None = Field(default=None, pattern=ARM_ID_PATTERN)
-    availability_set_id: str | None = Field(default=None, pattern=r"^$|^/[Ss]ubscriptions/")
-    availability_zone: str | None = Field(default=None, pattern=r"^$|^[1-3]$")
+    resource_group_id: (
+        Annotated[str, Field(max_length=ARM_ID_MAX_LENGTH), checked(RESOURCE_GROUP_ID)] | None
+    ) = None
+    availability_set_id: (
+        Annotated[str, Field(max_length=ARM_ID_MAX_LENGTH), checked(AVAILABILITY_SET_ID)] | None
+    ) = None
+    availability_zone: str | None = Field(default=None, pattern=r"^$|^[1-3]$", max_length=1)
     managed_disks: bool | None = None
-    network_id: str | None = Field(default=None, pattern=ARM_ID_PATTERN)
-    nics: list[Nic] | None = Field(default=None, max_length=32)
-    tags: dict[str, str] | None = None
+    network_id: (
+        Annotated[str, Field(max_length=ARM_ID_MAX_LENGTH), checked(VIRTUAL_NETWORK_ID)] | None
+    ) = None
+    nics: list[Nic] | None = Field(
+        default=None,
+        max_length=32,
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["nicId"],
+        },
+    )
+    tags: (
+        Annotated[
+            dict[str, Annotated[str, Field(max_length=TAG_VALUE_MAX_LENGTH)]],
+            Field(max_length=MAX_TAGS),
+            checked(TAG_NAMES),
+        ]
+        | None
+    ) = None
 
 
 class Validation(ApiModel):
     """Probe the failed-over VM before an automatic commit ("connect and validate")."""
 
-    tcp_ports: list[Annotated[int, Field(ge=1, le=65535)]] = Field(min_length=1, max_length=8)
-    timeout: Duration = "15m"
+    tcp_ports: list[Annotated[int, Field(ge=1, le=65535)]] = Field(
+        min_length=1, max_length=8, json_schema_extra={"x-kubernetes-list-type": "set"}
+    )
+    timeout: ValidationTimeout = "15m"
+
+
+PLANNED_SHUTS_DOWN = (
+    "self.type != 'Planned' || self.shutdownSourceVM",
+    "a Planned failover always shuts the source VM down (no data loss); set "
+    "shutdownSourceVM: true, or type: Unplanned to fail over without shutting it down",
+)
 
 
 class Failover(ApiModel):
+    model_config = rules(PLANNED_SHUTS_DOWN)
+
     type: FailoverType = FailoverType.PLANNED
-    recovery_point: str = Field(default="Latest", pattern=RECOVERY_POINT_PATTERN)
+    recovery_point: RecoveryPoint = "Latest"
     shutdown_source_vm: bool = Field(default=True, alias="shutdownSourceVM")
     commit: CommitMode = CommitMode.MANUAL
     validation: Validation | None = None
@@ -120,11 +219,21 @@ class TestFailover(ApiModel):
     )
 
     request_id: str = Field(default="", max_length=63, description="Change it to start a drill.")
-    network_id: str = Field(default="", pattern=r"^$|^/[Ss]ubscriptions/")
-    cleanup_after: Duration | None = Field(
+    network_id: Annotated[
+        str,
+        Field(max_length=ARM_ID_MAX_LENGTH),
+        checked(
+            FieldRule(
+                f"self == '' || {VIRTUAL_NETWORK_ID.rule}",
+                f"{VIRTUAL_NETWORK_ID.message} (an isolated network for the drill)",
+                lambda v: v == "" or VIRTUAL_NETWORK_ID.holds(v),
+            )
+        ),
+    ] = ""
+    cleanup_after: CleanupAfter | None = Field(
         default=None, description="Clean the drill up this long after it started."
     )
-    recovery_point: str = Field(default="Latest", pattern=RECOVERY_POINT_PATTERN)
+    recovery_point: RecoveryPoint = "Latest"
 
 
 class ProtectedVMSpec(ApiModel):

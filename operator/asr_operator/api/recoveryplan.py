@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import Field
 
-from asr_operator.api.cel import rules
+from asr_operator.api.cel import checked, rules
 from asr_operator.api.common import (
+    HOST_NAME_PATTERN,
+    PATH_SEGMENT_PATTERN,
+    RECOVERY_POINT_KEYWORD,
+    VM_NAME_MAX_LENGTH,
     ApiModel,
     CommitMode,
     FailoverType,
@@ -15,61 +20,65 @@ from asr_operator.api.common import (
     ManagementPolicy,
     ReverseReplication,
     Site,
+    list_map,
 )
 from asr_operator.api.operation import OperationalStatus
-from asr_operator.api.protectedvm import Failback, TestFailover
+from asr_operator.api.protectedvm import PLANNED_SHUTS_DOWN, Failback, TestFailover
 
 KIND = "RecoveryPlan"
 PLURAL = "recoveryplans"
 
 
+PlanRecoveryPoint = Annotated[str, Field(max_length=36), checked(RECOVERY_POINT_KEYWORD)]
+
+
 class PlanFailover(ApiModel):
-    model_config = rules(
-        (
-            "self.recoveryPoint in ['Latest', 'LatestProcessed', 'LatestApplicationConsistent']",
-            "a recovery plan fails over to Latest, LatestProcessed or "
-            "LatestApplicationConsistent; a named recovery point is only allowed on a ProtectedVM",
-        ),
-    )
+    model_config = rules(PLANNED_SHUTS_DOWN)
 
     type: FailoverType = FailoverType.PLANNED
-    recovery_point: str = "Latest"
+    recovery_point: PlanRecoveryPoint = "Latest"
     shutdown_source_vm: bool = Field(default=True, alias="shutdownSourceVM")
     commit: CommitMode = CommitMode.MANUAL
 
 
 class PlanTestFailover(TestFailover):
-    model_config = rules(
-        (
-            "self.recoveryPoint in ['Latest', 'LatestProcessed', 'LatestApplicationConsistent']",
-            "a recovery plan drill uses Latest, LatestProcessed or LatestApplicationConsistent; "
-            "a named recovery point is only allowed on a ProtectedVM",
-        ),
-    )
+    """A ProtectedVM's drill (and its rules), with a keyword for the recovery point."""
+
+    recovery_point: PlanRecoveryPoint = "Latest"
 
 
 class MemberHost(ApiModel):
     """Where one member of the plan runs on Hyper-V, so its pre-checks can run."""
 
-    vm: str = Field(min_length=1, max_length=100, description="The member's name as ASR lists it.")
-    host: str = Field(min_length=1, description="A hyperVHosts[].name of the vault.")
-    vm_name: str | None = Field(
-        default=None, min_length=1, max_length=100, description="Hyper-V VM name (default: vm)."
+    vm: str = Field(
+        min_length=1,
+        max_length=VM_NAME_MAX_LENGTH,
+        description="The member's name as ASR lists it.",
     )
+    host: str = Field(
+        max_length=63, pattern=HOST_NAME_PATTERN, description="A hyperVHosts[].name of the vault."
+    )
+    vm_name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=VM_NAME_MAX_LENGTH,
+        description="Hyper-V VM name (default: vm).",
+    )
+
+
+# ASR allows 100 VMs in a plan (reference limits).
+MAX_PLAN_MEMBERS = 100
 
 
 class RecoveryPlanSpec(ApiModel):
-    model_config = rules(
-        (
-            "!has(self.hyperV) || self.hyperV.all(a, self.hyperV.filter(b, b.vm == a.vm)"
-            ".size() == 1)",
-            "each member appears once in hyperV",
-        ),
-    )
-
     vault_ref: LocalObjectReference
-    plan_name: str = Field(min_length=1, max_length=200)
-    hyper_v: list[MemberHost] | None = Field(default=None, alias="hyperV", max_length=100)
+    plan_name: str = Field(min_length=1, max_length=200, pattern=PATH_SEGMENT_PATTERN)
+    hyper_v: list[MemberHost] | None = Field(
+        default=None,
+        alias="hyperV",
+        max_length=MAX_PLAN_MEMBERS,
+        json_schema_extra=list_map("vm"),
+    )
     active_site: Site = Site.ON_PREMISES
     failover: PlanFailover = Field(default_factory=PlanFailover)
     failback: Failback = Field(default_factory=Failback)

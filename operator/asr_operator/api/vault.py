@@ -2,25 +2,51 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import Field
 
-from asr_operator.api.cel import rules
+from asr_operator.api.cel import FieldRule, cel_string, checked, is_ip, rules
 from asr_operator.api.common import (
+    GUID_PATTERN,
+    HOST_NAME_PATTERN,
     ApiModel,
     AuthType,
     Cloud,
     LocalObjectReference,
     WinRMScheme,
     WinRMTransport,
+    list_map,
 )
 from asr_operator.api.conditions import Condition
 
 KIND = "SiteRecoveryVault"
 PLURAL = "siterecoveryvaults"
 
-_GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+_GUID = GUID_PATTERN
+
+# A WinRM host: a DNS name or an IP address, nothing of a URL (scheme, port, path).
+_LABEL = r"[A-Za-z0-9]([-A-Za-z0-9_]{0,61}[A-Za-z0-9])?"
+_HOST_NAME = rf"^{_LABEL}(\.{_LABEL})*$"
+_DIGITS_AND_DOTS = r"^[0-9.]+$"
+_HOST_NAME_RE = re.compile(_HOST_NAME)
+_DIGITS_RE = re.compile(_DIGITS_AND_DOTS)
+HOST_ADDRESS = FieldRule(
+    f"isIP(self) || (self.matches({cel_string(_HOST_NAME)}) && "
+    f"!self.matches({cel_string(_DIGITS_AND_DOTS)}))",
+    "must be a host name such as hv-01.corp.example or an IP address, without scheme, "
+    "port or path (port and scheme are fields of their own)",
+    lambda v: (
+        is_ip(v) or (_HOST_NAME_RE.fullmatch(v) is not None and _DIGITS_RE.fullmatch(v) is None)
+    ),
+)
+# Azure names: resource groups 1-90 (letters, digits, '_', '-', '.', '()', not ending in
+# '.'); Recovery Services vaults 2-50 (a letter first, then letters, digits, '-').
+RESOURCE_GROUP_PATTERN = r"^[-A-Za-z0-9_.()]{0,89}[-A-Za-z0-9_()]$"
+VAULT_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9-]{1,49}$"
+URL_MAX_LENGTH = 2048
 
 
 class Authentication(ApiModel):
@@ -34,11 +60,16 @@ class Authentication(ApiModel):
             "tenantId is required for ClientSecret and ClientCertificate authentication "
             "(WorkloadIdentity takes it from AZURE_TENANT_ID when unset)",
         ),
+        (
+            "!(self.type in ['ManagedIdentity', 'WorkloadIdentity']) || !has(self.secretRef)",
+            "secretRef is used only by ClientSecret and ClientCertificate authentication; "
+            "remove it, or set the type that uses it",
+        ),
     )
 
     type: AuthType = AuthType.WORKLOAD_IDENTITY
-    tenant_id: str | None = Field(default=None, pattern=_GUID)
-    client_id: str | None = Field(default=None, pattern=_GUID)
+    tenant_id: str | None = Field(default=None, pattern=_GUID, max_length=36)
+    client_id: str | None = Field(default=None, pattern=_GUID, max_length=36)
     secret_ref: LocalObjectReference | None = Field(
         default=None,
         description="Secret with key clientSecret (ClientSecret) or clientCertificate "
@@ -46,7 +77,8 @@ class Authentication(ApiModel):
     )
     authority_host: str | None = Field(
         default=None,
-        pattern=r"^https://",
+        max_length=URL_MAX_LENGTH,
+        pattern=r"^https://[^\s]+$",
         description="Azure AD authority override (sovereign cloud or simulator).",
     )
 
@@ -58,10 +90,24 @@ class HyperVHost(ApiModel):
             "basic WinRM authentication sends the password in clear; it is only allowed "
             "with scheme https",
         ),
+        (
+            "self.transport != 'basic' || !self.insecureSkipTlsVerify",
+            "basic WinRM authentication needs TLS certificate verification: remove "
+            "insecureSkipTlsVerify (give caSecretRef for a private CA) or use ntlm, kerberos "
+            "or credssp",
+        ),
+        (
+            "!self.insecureSkipTlsVerify || !has(self.caSecretRef)",
+            "caSecretRef is a CA to verify the host with; it contradicts insecureSkipTlsVerify",
+        ),
+        (
+            "self.scheme == 'https' || (!self.insecureSkipTlsVerify && !has(self.caSecretRef))",
+            "caSecretRef and insecureSkipTlsVerify apply to scheme https only",
+        ),
     )
 
-    name: str = Field(min_length=1, max_length=63)
-    address: str = Field(min_length=1, max_length=253)
+    name: str = Field(max_length=63, pattern=HOST_NAME_PATTERN)
+    address: Annotated[str, Field(min_length=1, max_length=253), checked(HOST_ADDRESS)]
     port: int = Field(default=5986, ge=1, le=65535)
     scheme: WinRMScheme = WinRMScheme.HTTPS
     transport: WinRMTransport = WinRMTransport.NTLM
@@ -79,21 +125,28 @@ class HyperVHost(ApiModel):
 class SiteRecoveryVaultSpec(ApiModel):
     model_config = rules(
         (
-            "!has(self.endpoint) || self.endpoint == '' || self.endpoint.startsWith('https://')",
+            "!has(self.endpoint) || self.endpoint == '' || "
+            "(self.endpoint.startsWith('https://') && isURL(self.endpoint))",
             "endpoint must be an https:// URL",
         ),
     )
 
-    subscription_id: str = Field(pattern=_GUID)
-    resource_group: str = Field(min_length=1, max_length=90)
-    vault_name: str = Field(min_length=2, max_length=50)
+    subscription_id: str = Field(pattern=_GUID, max_length=36)
+    resource_group: str = Field(min_length=1, max_length=90, pattern=RESOURCE_GROUP_PATTERN)
+    vault_name: str = Field(min_length=2, max_length=50, pattern=VAULT_NAME_PATTERN)
     cloud: Cloud = Cloud.PUBLIC
-    endpoint: str = Field(default="", description="ARM endpoint override.")
+    endpoint: str = Field(
+        default="", max_length=URL_MAX_LENGTH, description="ARM endpoint override."
+    )
     ca_secret_ref: LocalObjectReference | None = Field(
         default=None, description="Secret with key ca.crt to trust for the ARM endpoint."
     )
     authentication: Authentication = Field(default_factory=Authentication)
-    hyper_v_hosts: list[HyperVHost] = Field(default_factory=list, max_length=64)
+    hyper_v_hosts: list[HyperVHost] = Field(
+        default_factory=list,
+        max_length=64,
+        json_schema_extra=list_map("name"),
+    )
     poll_interval_seconds: int = Field(
         default=30, ge=1, le=600, description="How often running ASR jobs are polled."
     )

@@ -15,8 +15,10 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from pydantic import ValidationError
+
 from asr_operator.api.common import AuthType as ApiAuthType
-from asr_operator.api.common import WinRMScheme
+from asr_operator.api.common import WinRMScheme, refusal
 from asr_operator.api.recoveryplan import PLURAL as RECOVERY_PLAN_PLURAL
 from asr_operator.api.vault import KIND as VAULT_KIND
 from asr_operator.api.vault import PLURAL as VAULT_PLURAL
@@ -179,7 +181,12 @@ class Registry:
                 raise VaultUnavailable(
                     f"{VAULT_KIND} {namespace}/{name} does not exist; create it or fix vaultRef"
                 )
-            spec = SiteRecoveryVaultSpec.model_validate(body.get("spec") or {})
+            try:
+                spec = SiteRecoveryVaultSpec.model_validate(body.get("spec") or {})
+            except ValidationError as e:  # admitted by an older CRD: say what to fix
+                raise VaultUnavailable(
+                    f"{VAULT_KIND} {namespace}/{name} is refused: {refusal(e)}"
+                ) from e
             secrets = await self._secrets(namespace, spec)
             fingerprint = _fingerprint(spec, secrets)
             if current is not None and current.fingerprint == fingerprint:

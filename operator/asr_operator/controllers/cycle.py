@@ -22,14 +22,14 @@ import kopf
 from pydantic import BaseModel, ValidationError
 
 from asr_operator import metrics
-from asr_operator.api.common import GROUP, VERSION
-from asr_operator.api.conditions import ConditionType, get_condition
-from asr_operator.api.operation import ABANDON_ANNOTATION, OperationalStatus
+from asr_operator.api.common import GROUP, VERSION, refusal
+from asr_operator.api.conditions import ConditionType, Reason, get_condition
+from asr_operator.api.operation import ABANDON_ANNOTATION, OperationalStatus, Phase
 from asr_operator.azure.config import CallLimits
 from asr_operator.controllers import kube, perform
 from asr_operator.controllers.clients import Registry, VaultClients, VaultUnavailable
 from asr_operator.controllers.status import merge_patch
-from asr_operator.lifecycle.engine import Decision
+from asr_operator.lifecycle.engine import Decision, readiness
 from asr_operator.lifecycle.observation import Context, Observation
 from asr_operator.lifecycle.steps import (
     Done,
@@ -182,8 +182,8 @@ async def reconcile(
         return 30.0
     try:
         spec = kind.spec.model_validate(body.get("spec") or {})
-    except ValidationError as e:
-        kopf.event(cast(Any, body), type="Warning", reason="InvalidSpec", message=str(e)[:1000])
+    except ValidationError as e:  # admitted by an older CRD: stall before acting, say why
+        await _refuse_spec(kind, body, refusal(e))
         return 300.0
     cycle = Cycle(kind, body)
     clients: VaultClients | None = None
@@ -220,6 +220,19 @@ async def reconcile(
         return WRITE_RETRY
     cycle.post(events)
     return delay
+
+
+async def _refuse_spec(kind: Kind[SpecT, StatusT], body: dict[str, Any], message: str) -> None:
+    cycle = Cycle(kind, body)
+    ctx = cycle.context(None)
+    before = cycle.status
+    text = f"The operator refuses this spec and does nothing until it is fixed: {message}"
+    status = readiness(before, ctx, Reason.INVALID_SPEC, text[:2000], False, True)
+    status = status.model_copy(
+        update={"phase": Phase.STALLED, "observed_generation": ctx.generation}
+    )
+    if await cycle.write(status):
+        cycle.post_transition(before, status)
 
 
 def _count_completions(before: OperationalStatus, after: OperationalStatus) -> None:

@@ -66,11 +66,22 @@ def _nic_key(nics: Sequence[NicSettings]) -> tuple[tuple[str, str, str], ...]:
     return tuple(sorted((n.nic_id, n.subnet.lower(), n.static_ip) for n in nics))
 
 
+# Characters Azure refuses in tag names (admission bounds their length only: a CEL rule
+# scanning map keys has no length bound to be costed by).
+TAG_NAME_FORBIDDEN = "<>%&\\?/"
+
+
 def problems(spec: Target, sizes: Sequence[ComputeSize] | None) -> list[str]:
     """Why Azure would refuse the target, found before anything is sent."""
     found: list[str] = []
     if spec.vm_name is not None:
         found += [f"target.vmName: {p}" for p in azure_vm_name_problems(spec.vm_name)]
+    for name in sorted(spec.tags or {}):
+        if any(c in TAG_NAME_FORBIDDEN for c in name):
+            found.append(
+                f"target.tags: Azure refuses the tag name {name!r} "
+                f"(no {' '.join(TAG_NAME_FORBIDDEN)} in tag names)"
+            )
     if spec.size is not None and sizes is not None:
         match = next((s for s in sizes if s.name.lower() == spec.size.lower()), None)
         if match is None:

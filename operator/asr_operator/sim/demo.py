@@ -165,14 +165,14 @@ class Story:
 def chapters() -> list[Chapter]:
     return [
         Chapter(
-            "DR drill: test failover of app01 into an isolated network, cleaned up after 10s",
+            "DR drill: test failover of app01 into an isolated network, cleaned up after 1m",
             lambda s: s.patch(
                 "app01",
                 {
                     "testFailover": {
                         "requestId": "demo-drill",
                         "networkId": DRILL_VNET,
-                        "cleanupAfter": "10s",
+                        "cleanupAfter": "1m",
                     }
                 },
             ),

@@ -9,7 +9,7 @@ import pytest
 from kubernetes.client import ApiException, CustomObjectsApi
 
 from asr_operator.sim.kube import KubeStandInThread
-from asr_operator.sim.kube.admission import StructuralSchema, to_json_schema
+from asr_operator.sim.kube.admission import ApiError, StructuralSchema, to_json_schema
 
 from .conftest import GROUP, NAMESPACE, PLURAL, VERSION, http, replica
 
@@ -111,6 +111,72 @@ def test_several_errors_are_listed_together(custom: CustomObjectsApi) -> None:
 def test_invalid_name_is_refused(custom: CustomObjectsApi) -> None:
     status = refused(custom, replica("Not_Valid"))
     assert status["details"]["causes"][0]["field"] == "metadata.name"
+    assert "(e.g. 'example.com', regex used for validation is" in status["message"]
+
+
+def test_name_over_253_characters_is_refused_as_the_apiserver_says(
+    custom: CustomObjectsApi,
+) -> None:
+    name = "a" * 254
+    status = refused(custom, replica(name))
+    assert status["details"]["causes"] == [
+        {
+            "reason": "FieldValueInvalid",
+            "field": "metadata.name",
+            "message": f'Invalid value: "{name}": must be no more than 253 characters',
+        }
+    ]
+
+
+LABEL_CASES = [
+    ("a" * 64, "x", "name part must be no more than 63 characters"),
+    ("-app", "x", "name part must consist of alphanumeric characters"),
+    ("Example.com/app", "x", "prefix part a lowercase RFC 1123 subdomain"),
+    ("/app", "x", "prefix part must be non-empty"),
+    ("a/b/c", "x", "a qualified name must consist of"),
+    ("app", "web site", "a valid label must be an empty string or consist of"),
+    ("app", "v" * 64, "must be no more than 63 characters"),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "fragment"), LABEL_CASES)
+def test_label_keys_and_values_are_checked(
+    custom: CustomObjectsApi, key: str, value: str, fragment: str
+) -> None:
+    body = replica("labelled")
+    body["metadata"]["labels"] = {key: value}
+    status = refused(custom, body)
+    causes = status["details"]["causes"]
+    assert {c["field"] for c in causes} == {"metadata.labels"}
+    assert any(fragment in c["message"] for c in causes), causes
+
+
+def test_label_checks_pass_what_the_apiserver_takes_and_run_on_updates(
+    custom: CustomObjectsApi,
+) -> None:
+    body = replica("ok")
+    body["metadata"]["labels"] = {
+        "app.kubernetes.io/name": "asr-operator",
+        "tier": "",
+        "x_y": "1.0",
+    }
+    body["metadata"]["annotations"] = {"Example.com/Note": "any text at all"}
+    custom.create_namespaced_custom_object(*ARGS, body)
+    with pytest.raises(ApiException) as exc:
+        custom.patch_namespaced_custom_object(
+            *ARGS, "ok", {"metadata": {"labels": {"tier": "not ok"}}}
+        )
+    assert exc.value.status == 422
+    assert json.loads(exc.value.body)["details"]["causes"][0]["field"] == "metadata.labels"
+
+
+def test_annotation_keys_and_total_size_are_checked(custom: CustomObjectsApi) -> None:
+    body = replica("annotated")
+    body["metadata"]["annotations"] = {"not a key": "x"}
+    assert refused(custom, body)["details"]["causes"][0]["field"] == "metadata.annotations"
+    body["metadata"]["annotations"] = {"big": "x" * (256 * 1024)}
+    status = refused(custom, body)
+    assert "Too long: may not be more than 262144 bytes" in status["message"]
 
 
 def test_defaults_are_applied_recursively(custom: CustomObjectsApi) -> None:
@@ -186,6 +252,34 @@ def test_updates_are_validated_and_transition_rules_see_old_self(custom: CustomO
         custom.patch_namespaced_custom_object(*ARGS, "t", {"spec": {"size": 2}})["spec"]["size"]
         == 2
     )
+
+
+def test_a_null_value_runs_no_rule() -> None:
+    schema = StructuralSchema(
+        {
+            "type": "object",
+            "properties": {
+                "spec": {
+                    "type": "object",
+                    "properties": {
+                        "id": {
+                            "type": "string",
+                            "nullable": True,
+                            "x-kubernetes-validations": [
+                                {"rule": "self.matches('^/x$')", "message": "an id"}
+                            ],
+                        }
+                    },
+                }
+            },
+        },
+        kind="Thing",
+        group="example.com",
+    )
+    schema.admit({"metadata": {"name": "t"}, "spec": {"id": None}}, None)
+    with pytest.raises(ApiError) as exc:
+        schema.admit({"metadata": {"name": "t"}, "spec": {"id": "y"}}, None)
+    assert "an id" in exc.value.message
 
 
 def test_schema_conversion_and_rule_reasons() -> None:

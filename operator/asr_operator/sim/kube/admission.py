@@ -261,6 +261,8 @@ class StructuralSchema:
         *,
         root: bool = False,
     ) -> None:
+        if value is None:
+            return  # a null (nullable) value runs no rule, as in the apiserver
         for rule in schema.get("x-kubernetes-validations") or []:
             self._rule(rule, schema, value, old, path, causes)
         if isinstance(value, dict):

@@ -10,7 +10,6 @@ import asyncio
 import base64
 import copy
 import random
-import re
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from . import errors
+from . import errors, metadata
 from .errors import ApiError, cause
 from .resources import CRD_GROUP, Registry, ResourceType, crd_status, types_from_crd
 from .selectors import Predicate
@@ -40,8 +39,6 @@ _SYSTEM_META = (
     "resourceVersion",
     "selfLink",
 )
-_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
@@ -147,6 +144,7 @@ class Store:
             meta["name"] = meta["generateName"] + "".join(random.choices(_SUFFIX_ALPHABET, k=5))
         name = meta.get("name") or ""
         self._check_name(rt, name)
+        self._check_metadata(rt, name, meta)
         key = self._key(rt, namespace, name)
         if key in self._objects.get(rt.group_resource, {}):
             raise errors.already_exists(rt.group_resource, name)
@@ -239,6 +237,7 @@ class Store:
                 meta[item] = old_meta[item]
         meta.pop("managedFields", None)
         _drop_empty(meta)
+        self._check_metadata(rt, name, meta)
         if old_meta.get("deletionTimestamp"):
             added = sorted(set(meta.get("finalizers", [])) - set(old_meta.get("finalizers", [])))
             if added:
@@ -376,19 +375,14 @@ class Store:
             raise errors.invalid(
                 rt.kind, rt.group, name, [cause("FieldValueRequired", "metadata.name", message)]
             )
-        if rt.group_resource == NAMESPACES:
-            ok, what = len(name) <= 63 and bool(_LABEL.match(name)), "RFC 1123 label"
-        else:
-            ok, what = len(name) <= 253 and bool(_SUBDOMAIN.match(name)), "RFC 1123 subdomain"
-        if not ok:
-            message = (
-                f'Invalid value: "{name}": a lowercase {what} must consist of lower case '
-                "alphanumeric characters, '-' or '.', and must start and end with an "
-                "alphanumeric character"
-            )
-            raise errors.invalid(
-                rt.kind, rt.group, name, [cause("FieldValueInvalid", "metadata.name", message)]
-            )
+        causes = metadata.name_causes(name, label=rt.group_resource == NAMESPACES)
+        if causes:
+            raise errors.invalid(rt.kind, rt.group, name, causes)
+
+    def _check_metadata(self, rt: ResourceType, name: str, meta: JSON) -> None:
+        causes = metadata.metadata_causes(meta)
+        if causes:
+            raise errors.invalid(rt.kind, rt.group, name, causes)
 
     def _check_namespace_open(self, namespace: str) -> None:
         ns = self._objects.get(NAMESPACES, {}).get(("", namespace))
