@@ -30,7 +30,7 @@ NETWORK = (
     "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg-dr-net"
     "/providers/Microsoft.Network/virtualNetworks/vnet-drill"
 )
-DRILL = {"networkId": NETWORK, "cleanupAfter": "1s"}
+DRILL = {"networkId": NETWORK, "cleanupAfter": "10s"}
 
 
 def history(status: dict[str, Any]) -> list[str]:

@@ -105,13 +105,12 @@ def test_three_group_plan_fails_over_and_back(cluster: Cluster, operator: Operat
     assert "ResumingJob" in reasons and "FailoverSucceeded" in reasons
 
 
-@pytest.mark.timeout(240)  # cleanupAfter is at least 1m
 def test_plan_drill_with_cleanup(cluster: Cluster, operator: Operator) -> None:
     dc = operator.dc
     remove_checkpoints(dc, "db01")
     p = create_plan(
         cluster,
-        testFailover={"requestId": "q3", "networkId": NETWORK, "cleanupAfter": "1m"},
+        testFailover={"requestId": "q3", "networkId": NETWORK, "cleanupAfter": "10s"},
     )
     approve(p, "ManualAction")  # the plan's manual action applies to drills too
     status = p.wait_for(

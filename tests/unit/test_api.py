@@ -458,4 +458,4 @@ def test_a_refused_spec_names_each_field_as_admission_does() -> None:
         )
     message = common.refusal(refused.value)
     assert "spec.target.nics[0].staticIP: must be empty or an IPv4 address" in message
-    assert "spec.testFailover.cleanupAfter: must be a duration from 1m to 336h" in message
+    assert "spec.testFailover.cleanupAfter: must be a duration from 10s to 336h" in message

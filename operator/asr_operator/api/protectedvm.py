@@ -45,10 +45,11 @@ AZURE_VM_NAME_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"
 
 # Bounds of the spec's durations (docs/spec.md). A validation
 # timeout below one probe interval (10s) allows no second probe, and past 24h the choice of
-# recovery point has expired; a drill is cleaned up no sooner than a minute after it is up,
-# and within two weeks (the classic limit ASR force-completed drills at).
+# recovery point has expired; a drill is cleaned up no sooner than 10s after it is up (0s
+# would remove it before anything could look at it; a smoke drill in a pipeline wants
+# seconds, not minutes), and within two weeks (the classic limit ASR force-completed drills at).
 VALIDATION_TIMEOUT_MIN, VALIDATION_TIMEOUT_MAX = "10s", "24h"
-CLEANUP_AFTER_MIN, CLEANUP_AFTER_MAX = "1m", "336h"
+CLEANUP_AFTER_MIN, CLEANUP_AFTER_MAX = "10s", "336h"
 
 ValidationTimeout = Annotated[
     str,

@@ -233,7 +233,7 @@ class Subject:
     def drill(self) -> bool:
         self.drills += 1
         rid = f"drill-{self.drills}"
-        cleanup = self.rng.choice(["2s", None])
+        cleanup = self.rng.choice(["10s", None])
         drill: dict[str, Any] = {"requestId": rid, "networkId": NETWORK, "cleanupAfter": cleanup}
         self.patch({"testFailover": drill})
         self.run.report.lifecycles[f"{self.plural}: drill, cleanup {cleanup or 'approved'}"] += 1

@@ -172,7 +172,7 @@ def chapters() -> list[Chapter]:
                     "testFailover": {
                         "requestId": "demo-drill",
                         "networkId": DRILL_VNET,
-                        "cleanupAfter": "1m",
+                        "cleanupAfter": "10s",
                     }
                 },
             ),
