@@ -80,6 +80,7 @@ class Settings:
 class Report:
     settings: Settings
     lifecycles: Counter[str] = field(default_factory=Counter)
+    choices: Counter[str] = field(default_factory=Counter)  # how often each choice was made
     kills: int = 0
     faults: Counter[str] = field(default_factory=Counter)
     stalls: Counter[str] = field(default_factory=Counter)
@@ -96,6 +97,7 @@ class Report:
             f"{sum(self.faults.values())} faults, ASR ran {self.jobs} jobs for {self.writes} "
             "writes",
             f"lifecycles: {dict(sorted(self.lifecycles.items()))}",
+            f"choices: {dict(sorted(self.choices.items()))}",
             f"faults: {dict(sorted(self.faults.items()))}",
             f"stalls (left at rest with a reason): {dict(sorted(self.stalls.items()))}",
             f"violations: {len(self.violations)}",
@@ -172,7 +174,7 @@ class Subject:
     ) -> bool:
         """Approve gates until the object rests in `phase` (True), or stalls (False)."""
         deadline = time.monotonic() + self.run.settings.rest_timeout
-        since = 0.0  # stalled since
+        since, answered = 0.0, ""  # stalled since; the stall answered
         while time.monotonic() < deadline:
             self.run.check_over()
             try:
@@ -192,17 +194,19 @@ class Subject:
             stalled = conditions.get("Stalled", {})
             if settled and stalled.get("status") == "True":
                 reason = str(stalled.get("reason"))
-                if self.answer(reason, stalled.get("message", "")):
-                    self.run.report.stalls[f"{reason} (answered)"] += 1
-                    time.sleep(1.0)
+                if answered != reason and self.answer(reason, stalled.get("message", "")):
+                    answered = reason  # once per stall: the operator looks again in 30 s
+                    with self.run.lock:
+                        self.run.report.stalls[f"{reason} (answered)"] += 1
                     continue
                 since = since or time.monotonic()
                 if time.monotonic() - since > STALL_PATIENCE:  # not one that passes
                     self.stalled = f"{reason}: {stalled.get('message')}"
-                    self.run.report.stalls[reason] += 1
+                    with self.run.lock:
+                        self.run.report.stalls[reason] += 1
                     return False
             else:
-                since = 0.0
+                since, answered = 0.0, ""
             ready = conditions.get("Ready", {}).get("status") == "True"
             resting = ready and status.get("phase") == phase and not status.get("operation")
             if settled and resting and done(status):
@@ -236,7 +240,7 @@ class Subject:
         cleanup = self.rng.choice(["10s", None])
         drill: dict[str, Any] = {"requestId": rid, "networkId": NETWORK, "cleanupAfter": cleanup}
         self.patch({"testFailover": drill})
-        self.run.report.lifecycles[f"{self.plural}: drill, cleanup {cleanup or 'approved'}"] += 1
+        self.tally("drill", [f"cleanup {'after 10s' if cleanup else 'approved'}"])
         return self.rest(
             "Protected",
             lambda s: (
@@ -250,6 +254,12 @@ class Subject:
 
     def lifecycle(self) -> bool:
         raise NotImplementedError
+
+    def tally(self, kind: str, choices: list[str]) -> None:
+        report = self.run.report
+        with self.run.lock:
+            report.lifecycles[f"{self.plural} {kind}"] += 1
+            report.choices.update(f"{self.plural}: {c}" for c in choices)
 
     def drive(self) -> None:
         try:
@@ -304,12 +314,19 @@ class VM(Subject):
             "commit": rng.choice(["Manual", "Automatic"]),
         }
         reverse = rng.choice(["Automatic", "Manual"])
-        self.run.report.lifecycles[
-            f"protectedvms: {kind} {point} commit {failover['commit']}"
-            f"{' +validation' if failover['validation'] else ''}"
-            f"{' +change point' if change else ''}, failback {back['dataSync']}, "
-            f"reverse {reverse}"
-        ] += 1
+        self.tally(
+            "round trip",
+            [
+                f"failover {kind}",
+                f"recovery point {point}",
+                f"commit {failover['commit']}",
+                *(["validation"] if failover["validation"] else []),
+                *(["change of recovery point"] if change else []),
+                *(["source left on"] if not failover["shutdownSourceVM"] else []),
+                f"failback {back['dataSync']}, commit {back['commit']}",
+                f"reverse replication {reverse}",
+            ],
+        )
         changed: list[str] = []
 
         def commit_gate(gate: dict[str, Any]) -> bool:
@@ -358,9 +375,15 @@ class Plan(Subject):
             "commit": rng.choice(["Manual", "Automatic"]),
         }
         back = {"dataSync": rng.choice(["BeforeFailover", "DuringFailover"])}
-        self.run.report.lifecycles[
-            f"recoveryplans: {kind} commit {failover['commit']}, failback {back['dataSync']}"
-        ] += 1
+        self.tally(
+            "round trip",
+            [
+                f"failover {kind}",
+                f"recovery point {failover['recoveryPoint']}",
+                f"commit {failover['commit']}",
+                f"failback {back['dataSync']}",
+            ],
+        )
         self.patch({"activeSite": "Azure", "failover": failover, "failback": back})
         if not self.rest("FailedOver"):
             return False
@@ -388,13 +411,13 @@ class Run:
                 str(settings.request_lifetime),
             ),
         )
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
         self._taken = 0
         self._over = threading.Event()
         self._ends = time.monotonic() + settings.deadline
 
     def violation(self, text: str) -> None:
-        with self._lock:
+        with self.lock:
             self.report.violations.append(text)
 
     def check_over(self) -> None:
@@ -402,7 +425,7 @@ class Run:
             raise Stop
 
     def take_lifecycle(self) -> bool:
-        with self._lock:
+        with self.lock:
             if self._taken >= self.settings.lifecycles or time.monotonic() > self._ends:
                 return False
             self._taken += 1
@@ -413,7 +436,7 @@ class Run:
     def killer(self) -> None:
         every = self.settings.kill_every
         while every and not self._over.wait(self.rng.expovariate(1 / every)):
-            with self._lock:
+            with self.lock:
                 self.operator.kill()
                 self.report.kills += 1
             self.operator.start()
