@@ -188,8 +188,11 @@ class SimulatedDatacenter:
 class OperatorProcess:
     """`asr-operator run` as a child process against a datacenter, as a Deployment runs it."""
 
-    def __init__(self, kubeconfig: Path, namespace: str, logdir: Path) -> None:
+    def __init__(
+        self, kubeconfig: Path, namespace: str, logdir: Path, log_level: str = "debug"
+    ) -> None:
         self.kubeconfig = kubeconfig
+        self.log_level = log_level
         self.namespace = namespace
         self.logdir = logdir
         self.proc: subprocess.Popen[bytes] | None = None
@@ -219,7 +222,7 @@ class OperatorProcess:
                 "--liveness",
                 f"http://127.0.0.1:{port}/healthz",
                 "--log-level",
-                "debug",
+                self.log_level,
             ],
             env=env,
             stdout=self._log,
