@@ -74,18 +74,36 @@ class ListCache(Generic[T]):
 
 
 class ItemCache(ListCache[AsrItem]):
-    """The vault's protected items, found by friendly name or VM id."""
+    """The vault's protected items, found by friendly name or VM id.
+
+    Indexed once per list read: every idle object looks its item up each cycle, and a
+    scan per lookup made an interval cost quadratic in the number of objects.
+    """
 
     def __init__(self, gateway: AsrGateway, min_interval: float) -> None:
         super().__init__(gateway.list_items, min_interval)
+        self._indexed: list[AsrItem] | None = None
+        self._by_friendly: dict[str, AsrItem] = {}
+        self._by_name: dict[str, AsrItem] = {}
+
+    async def _index(self) -> None:
+        items = await self.items()
+        if items is self._indexed:
+            return
+        by_friendly: dict[str, AsrItem] = {}
+        by_name: dict[str, AsrItem] = {}
+        for i in items:  # the first of equal names wins, as a scan would find it
+            by_friendly.setdefault(i.friendly_name.lower(), i)
+            by_name.setdefault(i.name.lower(), i)
+        self._indexed, self._by_friendly, self._by_name = items, by_friendly, by_name
 
     async def find(self, friendly_name: str) -> AsrItem | None:
-        wanted = friendly_name.lower()
-        return next((i for i in await self.items() if i.friendly_name.lower() == wanted), None)
+        await self._index()
+        return self._by_friendly.get(friendly_name.lower())
 
     async def get(self, name: str) -> AsrItem | None:
-        wanted = name.lower()
-        return next((i for i in await self.items() if i.name.lower() == wanted), None)
+        await self._index()
+        return self._by_name.get(name.lower())
 
 
 class JobPoller:
