@@ -113,6 +113,9 @@ class Seen:
     """
 
     expect: str | None = None  # resourceVersion the live body must reach
+    # (resourceVersion, spec, raw status, status) as parsed from that version: an idle
+    # object's body does not change between cycles, so it is validated once, not per cycle.
+    parsed: tuple[str, Any, dict[str, Any], Any] | None = None
 
 
 class Cycle(Generic[SpecT, StatusT]):
@@ -127,7 +130,11 @@ class Cycle(Generic[SpecT, StatusT]):
         self._ref = cast(Any, body)  # kopf.event takes any mapping with metadata
         self.namespace = body["metadata"]["namespace"]
         self.name = body["metadata"]["name"]
-        self.raw, self.status = kind.status_of(body)
+        parsed = seen.parsed if seen is not None else None
+        if parsed is not None and parsed[0] == _version(body):
+            self.raw, self.status = parsed[2], parsed[3]
+        else:
+            self.raw, self.status = kind.status_of(body)
 
     def context(self, clients: VaultClients | None) -> Context:
         annotations = self.body["metadata"].get("annotations") or {}
@@ -150,6 +157,7 @@ class Cycle(Generic[SpecT, StatusT]):
             return False
         if self.seen is not None:
             self.seen.expect = _version(stored)
+            self.seen.parsed = None
         self.raw, self.status = self.kind.status_of(stored)
         return True
 
@@ -224,12 +232,19 @@ async def reconcile(
     body = await _current(kind, namespace, name, live, seen)
     if body is None or body["metadata"].get("deletionTimestamp"):
         return 30.0
-    try:
-        spec = kind.spec.model_validate(body.get("spec") or {})
-    except ValidationError as e:
-        kopf.event(cast(Any, body), type="Warning", reason="InvalidSpec", message=str(e)[:1000])
-        return 300.0
+    version = _version(body)
+    if seen.parsed is not None and version and seen.parsed[0] == version:
+        spec = seen.parsed[1]
+    else:
+        seen.parsed = None
+        try:
+            spec = kind.spec.model_validate(body.get("spec") or {})
+        except ValidationError as e:
+            kopf.event(cast(Any, body), type="Warning", reason="InvalidSpec", message=str(e)[:1000])
+            return 300.0
     cycle = Cycle(kind, body, seen)
+    if seen.parsed is None and version:
+        seen.parsed = (version, spec, cycle.raw, cycle.status)
     clients: VaultClients | None = None
     try:
         clients = await vaults.get(namespace, kind.vault_of(spec))
