@@ -33,6 +33,8 @@ T = TypeVar("T")
 
 # How long a vault's clients are reused before its Secrets are checked for rotation.
 FINGERPRINT_TTL = 60.0
+# How long an item read one by one counts as fresh (no action was sent on it since).
+FRESH_FOR = 5.0
 
 
 class VaultUnavailable(Exception):
@@ -85,6 +87,31 @@ class ItemCache(ListCache[AsrItem]):
         self._indexed: list[AsrItem] | None = None
         self._by_friendly: dict[str, AsrItem] = {}
         self._by_name: dict[str, AsrItem] = {}
+        # Items just read one by one (fresh reads), by name: (monotonic time, item).
+        self._read: dict[str, tuple[float, AsrItem]] = {}
+
+    def remember(self, item: AsrItem) -> AsrItem:
+        """A fresh read of one item, which the next cycles may use as fresh for a moment."""
+        now = time.monotonic()
+        if len(self._read) > 64:  # only the last seconds' reads matter
+            self._read = {k: v for k, v in self._read.items() if now - v[0] < FRESH_FOR}
+        self._read[item.name.lower()] = (now, item)
+        return item
+
+    def lately(self, name: str) -> AsrItem | None:
+        """The item as read fresh less than FRESH_FOR ago, if it was.
+
+        After a job ends the item is read once, and the cycle that follows at once (to
+        record, then to send the next step) needs no second read of its own.
+        """
+        hit = self._read.get(name.lower())
+        if hit is None or time.monotonic() - hit[0] >= FRESH_FOR:
+            return None
+        return hit[1]
+
+    def forget(self, name: str) -> None:
+        """An action is about to change the item: earlier reads are no longer fresh."""
+        self._read.pop(name.lower(), None)
 
     async def _index(self) -> None:
         items = await self.items()
