@@ -65,6 +65,10 @@ def _now() -> datetime:
 
 T = TypeVar("T")
 
+# Known jobs' start times are trimmed past this many, to those of the last hour.
+JOB_MEMORY_SIZE = 512
+JOB_MEMORY = timedelta(hours=1)
+
 # Under throttling, getting VMs running comes first: failovers before commits and the rest.
 _PRIORITY = {"begin_planned_failover": 1, "begin_unplanned_failover": 1}
 
@@ -484,7 +488,19 @@ class AsrGateway:
                     result[name] = job
                 else:
                     await self._get_into(result, name)
+        self._forget_old_jobs(keep=set(wanted))
         return result
+
+    def _forget_old_jobs(self, keep: set[str]) -> None:
+        """Start times of jobs long started and no longer polled are of no use any more.
+
+        They serve one-list polling (jobs still polled are kept) and telling our jobs from
+        others for re-attachment, which looks minutes back, never an hour.
+        """
+        if len(self._job_since) <= JOB_MEMORY_SIZE:
+            return
+        horizon = self._clock() - JOB_MEMORY
+        self._job_since = {n: t for n, t in self._job_since.items() if t >= horizon or n in keep}
 
     async def _get_into(self, result: dict[str, AsrJob], name: str) -> None:
         try:
