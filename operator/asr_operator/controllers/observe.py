@@ -34,18 +34,24 @@ async def resolve_item(
     Not `fresh`: from the vault-wide list, so idle objects cost no read of their own.
     """
     ref = spec.protected_item
+    known = status.asr.item_id if status.asr else ""
     if not fresh:
         cached = await (clients.items.get(ref.id) if ref.id else clients.items.find(ref.name or ""))
         if cached is not None:
             return cached
+    else:
+        lately = clients.items.lately(ref.id or arm_segment(known, "replicationProtectedItems"))
+        if lately is not None and (
+            ref.name is None or lately.friendly_name.lower() == ref.name.lower()
+        ):
+            return lately
     if ref.fabric and ref.container and ref.id:
-        return await clients.asr.get_item(ref.fabric, ref.container, ref.id)
-    known = status.asr.item_id if status.asr else ""
+        return clients.items.remember(await clients.asr.get_item(ref.fabric, ref.container, ref.id))
     if known:
         fabric = arm_segment(known, "replicationFabrics")
         container = arm_segment(known, "replicationProtectionContainers")
         name = arm_segment(known, "replicationProtectedItems")
-        item = await clients.asr.get_item(fabric, container, name)
+        item = clients.items.remember(await clients.asr.get_item(fabric, container, name))
         if ref.name is None or item.friendly_name.lower() == ref.name.lower():
             return item
     assert ref.name is not None
