@@ -176,6 +176,14 @@ class OperationalStatus(ApiModel):
     job: str = Field(default="", description="The running ASR job, for printer columns.")
     operation: OperationStatus | None = None
     awaiting_approval: AwaitingApproval | None = None
+    accepted_approval: str = Field(
+        default="", description="The last spec.approve token that let a gate pass."
+    )
+    unrecognized_approval: str = Field(
+        default="",
+        description="The last spec.approve value that matched no open gate (answered with a "
+        "Warning Event ApprovalNotRecognized); nothing proceeds on it.",
+    )
     test_failover: TestFailoverStatus | None = None
     applied_recovery_point: str = ""
     last_operation: HistoryEntry | None = None
