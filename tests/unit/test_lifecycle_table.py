@@ -405,6 +405,29 @@ def test_an_approval_when_nothing_waits_says_so_and_an_accepted_token_is_no_erro
     assert condition is not None and condition.reason == Reason.NOTHING_TO_APPROVE
 
 
+def test_status_reason_says_what_the_object_does_now():
+    """status.reason (the -o wide REASON column): the stall, the open gate, the work."""
+    drill = ProtectedVMStatus(
+        test_failover=pvm.TestFailoverStatus(last_request_id="d1", started_at=T0)
+    )
+    checkpoints = obs(hyperv=vm(PowerState.RUNNING, checkpoints=("before-patch",)))
+    running = job(JobState.IN_PROGRESS)
+    cases = [
+        (spec(), obs(), None, "Reconciled"),
+        (spec(activeSite="Azure"), obs("CommitPending"), None, "CommitApproval"),
+        (spec(**drill_spec()), obs("TestActive"), drill, "TestCleanupApproval"),
+        (spec(activeSite="Azure"), checkpoints, None, "CheckpointsPresent"),
+        (
+            spec(activeSite="Azure"),
+            obs(job=running),
+            running_op(OperationType.FAILOVER),
+            "OperationInProgress",
+        ),
+    ]
+    for s, o, status, reason in cases:
+        assert decide(s, o, status).status.reason == reason
+
+
 def test_automatic_commit_probes_first_and_commits_once_reachable():
     s = spec(
         activeSite="Azure",

@@ -882,6 +882,8 @@ class Engine(Generic[SpecT, StatusT, StateT]):
             approval_reason,
             approval.message if approval else refused,
         )
+        if approval is not None and not isinstance(step, Stall):
+            status = status.model_copy(update={"reason": approval_reason.value})
         # Every condition was judged against this generation, including the ones kept as-is.
         conds = [
             c.model_copy(update={"observed_generation": self.ctx.generation})
@@ -902,7 +904,7 @@ def readiness(
     conds = set_readiness(
         status.conditions, reason, message, ctx.generation, ctx.now, ready=ready, stalled=stalled
     )
-    return status.model_copy(update={"conditions": conds})
+    return status.model_copy(update={"conditions": conds, "reason": reason.value})
 
 
 # --- Deletion ---------------------------------------------------------------------------

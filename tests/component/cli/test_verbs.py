@@ -400,6 +400,25 @@ KUBECTL = shutil.which("kubectl")
 PLUGIN = Path(sys.executable).parent / "kubectl-asr"
 
 
+@pytest.mark.skipif(KUBECTL is None, reason="kubectl is absent")
+def test_wide_reason_column_reads_what_the_object_does_now(
+    kube: KubeStandInThread, kubeconfig: Path
+) -> None:
+    gate = awaiting_commit().model_copy(update={"reason": "CommitApproval"})
+    write_status(kube, gate)  # Stalled=False (reason Reconciled) must not be what shows
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
+    done = subprocess.run(
+        [str(KUBECTL), "get", "pvm", "-o", "wide"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    header, row = done.stdout.splitlines()[:2]
+    assert header.split()[-1] == "REASON" and row.split()[-1] == "CommitApproval"
+
+
 @pytest.mark.skipif(KUBECTL is None or not PLUGIN.exists(), reason="kubectl or the plugin absent")
 def test_kubectl_asr_plugin(kube: KubeStandInThread, kubeconfig: Path) -> None:
     write_status(kube, awaiting_commit())
