@@ -83,18 +83,18 @@ def approve(cluster: Cluster, ref: str, out: TextIO, err: TextIO) -> tuple[int, 
     kind, obj = cluster.find(ref)
     status = obj.get("status") or {}
     waiting = status.get("awaitingApproval")
+    if not waiting:
+        err.write(
+            f"Not approved: nothing waits for approval on {label(kind, obj)} "
+            f"({show.state_line(obj)}).\n"
+        )
+        return REFUSED, kind, obj
     if not show.current(obj):
         err.write(
             f"Not approved: the status of {label(kind, obj)} is for generation "
             f"{status.get('observedGeneration')} and the spec is generation "
             f"{obj['metadata'].get('generation')}; what waits may change once the operator "
             "catches up. Run again in a moment.\n"
-        )
-        return REFUSED, kind, obj
-    if not waiting:
-        err.write(
-            f"Not approved: nothing waits for approval on {label(kind, obj)} "
-            f"({show.state_line(obj)}).\n"
         )
         return REFUSED, kind, obj
     token = str(waiting.get("token"))
