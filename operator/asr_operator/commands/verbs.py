@@ -102,10 +102,7 @@ def approve(cluster: Cluster, ref: str, out: TextIO, err: TextIO) -> tuple[int, 
         out.write(f"{label(kind, obj)}: {waiting.get('action')} is already approved ({token}).\n")
         return OK, kind, obj
     patched = cluster.patch_spec(kind, obj["metadata"]["name"], {"approve": token})
-    out.write(
-        f"Approved {waiting.get('action')} on {label(kind, obj)} "
-        f"(spec.approve: {token}). {waiting.get('message', '')}\n"
-    )
+    out.write(f"Approved {waiting.get('action')} on {label(kind, obj)} (spec.approve: {token}).\n")
     return OK, kind, patched
 
 
@@ -195,6 +192,7 @@ def failback(
         plan = f"{label(kind, obj)} already runs on-premises, as desired; nothing new happens."
     else:
         sync = fb.get("dataSync", "BeforeFailover")
+        vms = "VMs of the plan" if kind is RECOVERY_PLAN else "VM"
         how = (
             "synchronizes data while the Azure VM runs (ForDownTime), then its job waits "
             f"for `{command} approve {name}` before it shuts the Azure VM down"
@@ -209,7 +207,7 @@ def failback(
         )
         plan = (
             f"{label(kind, obj)}: activeSite {spec.get('activeSite')} -> OnPremises. The "
-            f"on-premises VM must stay off; ASR {how}. The operator then {commit}, and "
+            f"on-premises {vms} must stay off; ASR {how}. The operator then {commit}, and "
             f"reverse replication is {spec.get('reverseReplication', 'Automatic')}."
         )
     patched = cluster.patch_spec(kind, name, patch)
