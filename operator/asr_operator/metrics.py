@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 ASR_CALLS = Counter(
@@ -25,11 +27,24 @@ STALLED = Gauge(
     "1 while a resource is Stalled and needs a human.",
     ["kind", "namespace", "name", "reason"],
 )
+RPO_SECONDS = Gauge(
+    "asr_operator_rpo_seconds",
+    "Recovery point objective as ASR last reported it (a RecoveryPlan: its worst member); "
+    "live, unlike status.asr.rpoSeconds, which is refreshed only every 10 minutes or when "
+    "the RPO enters another band.",
+    ["kind", "namespace", "name"],
+)
 RECONCILE_SECONDS = Histogram(
     "asr_operator_reconcile_duration_seconds",
     "Wall time of one reconcile cycle (observe, decide, act, write status).",
     ["kind"],
 )
+
+
+def forget(kind: str, namespace: str, name: str) -> None:
+    """Drop an object's per-object series when it goes away."""
+    with contextlib.suppress(KeyError):
+        RPO_SECONDS.remove(kind, namespace, name)
 
 
 def serve(port: int, address: str = "0.0.0.0") -> None:

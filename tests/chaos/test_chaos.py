@@ -13,6 +13,7 @@ from asr_operator.sim.chaos import Settings, run
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 @pytest.mark.parametrize("seed", [1])
 def test_seeded_chaos_run_finds_no_violation(seed: int, tmp_path: Path) -> None:
     settings = Settings(

@@ -116,6 +116,7 @@ def test_killed_during_a_throttling_storm_submits_the_drill_not_the_previous_job
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)
 def test_a_commit_that_reaches_asr_late_is_followed_not_sent_again(
     dc: SimulatedDatacenter, cluster: Cluster, tmp_path: Path
 ) -> None:

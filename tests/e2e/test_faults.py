@@ -152,7 +152,7 @@ def test_failed_job_stalls_with_asr_message_when_not_allowed_again(
 
     # The cause is fixed in ASR; as the message says, any spec edit lets the operator retry.
     set_item_phase(dc, "web01", "Protected")
-    cluster.patch_spec("web01", {"failover": {"shutdownSourceVM": False}})  # planned: moot
+    cluster.patch_spec("web01", {"reverseReplication": "Manual"})  # an edit that moves nothing
     cluster.wait_phase("web01", "AwaitingCommit")
     assert asr_jobs(dc, "web01") == [
         ("plannedFailover", "Failed"),

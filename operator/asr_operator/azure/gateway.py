@@ -19,6 +19,7 @@ from typing import Any, Literal, TypeVar
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import HttpResponseError
 from azure.core.pipeline import PipelineResponse
+from azure.core.rest import HttpRequest
 from azure.mgmt.recoveryservicessiterecovery import models as m
 from azure.mgmt.recoveryservicessiterecovery.aio import SiteRecoveryManagementClient
 
@@ -68,6 +69,10 @@ T = TypeVar("T")
 # proxy timed out waiting for it (ARM's proxy answers 504 after 60 s and the resource
 # provider may still act on it).
 _NO_ANSWER = frozenset({408, 504})
+
+# Known jobs' start times are trimmed past this many, to those of the last hour.
+JOB_MEMORY_SIZE = 512
+JOB_MEMORY = timedelta(hours=1)
 
 # Under throttling, getting VMs running comes first: failovers before commits and the rest.
 _PRIORITY = {"begin_planned_failover": 1, "begin_unplanned_failover": 1}
@@ -144,6 +149,37 @@ class AsrGateway:
         """Convert while paging, so SDK models of only one page are alive at a time."""
         try:
             return [convert(x) async for x in pager]
+        except Exception as e:
+            raise classify(e) from None
+
+    async def _list_json(
+        self, collection: str, convert: Callable[[Any], T], **params: str
+    ) -> list[T]:
+        """One of the vault's collections, every page, read as plain JSON.
+
+        The SDK's models of a page of 1000 protected items cost more CPU than all else an
+        idle operator does; the converters read mappings, wire JSON as well as models.
+        Same pipeline (credential, pacing, retries) as every other call.
+        """
+        api_version = self._client._config.api_version
+        request = HttpRequest(
+            "GET",
+            f"/subscriptions/{self.config.subscription_id}/resourceGroups/{self._rg}/providers"
+            f"/Microsoft.RecoveryServices/vaults/{self._vault}/{collection}",
+            params={"api-version": api_version, **params},
+        )
+        found: list[T] = []
+        try:
+            while True:
+                response = await self._client.send_request(request, **self._timeouts)
+                response.raise_for_status()
+                page = response.json()
+                found.extend(convert(x) for x in page.get("value") or [])
+                link = page.get("nextLink")
+                if not link:
+                    return found
+                query = {} if "api-version=" in link else {"api-version": api_version}
+                request = HttpRequest("GET", link, params=query)
         except Exception as e:
             raise classify(e) from None
 
@@ -238,11 +274,10 @@ class AsrGateway:
     # --- items ---
 
     async def list_items(self, recovery_plan: str | None = None) -> list[AsrItem]:
-        flt = f"RecoveryPlanName eq '{recovery_plan}'" if recovery_plan else None
-        pager = self._client.replication_protected_items.list(
-            self._rg, self._vault, filter=flt, **self._timeouts
-        )
-        return await self._collect(pager, item_from_sdk)
+        if recovery_plan:
+            flt = {"$filter": f"RecoveryPlanName eq '{recovery_plan}'"}
+            return await self._list_json("replicationProtectedItems", item_from_sdk, **flt)
+        return await self._list_json("replicationProtectedItems", item_from_sdk)
 
     async def find_item(self, friendly_name: str) -> AsrItem | None:
         """The item whose friendlyName (the Hyper-V VM name) matches, case-insensitively."""
@@ -464,10 +499,8 @@ class AsrGateway:
 
     async def list_jobs_since(self, since: datetime) -> list[AsrJob]:
         """All jobs that started at or after `since` (one paged list call)."""
-        pager = self._client.replication_jobs.list(
-            self._rg, self._vault, filter=f"StartTime eq '{_iso(since)}'", **self._timeouts
-        )
-        return await self._collect(pager, job_from_sdk)
+        flt = {"$filter": f"StartTime eq '{_iso(since)}'"}
+        return await self._list_json("replicationJobs", job_from_sdk, **flt)
 
     async def find_jobs_since(
         self, target_object_id: str, since: datetime, target_name: str = ""
@@ -508,7 +541,19 @@ class AsrGateway:
                     result[name] = job
                 else:
                     await self._get_into(result, name)
+        self._forget_old_jobs(keep=set(wanted))
         return result
+
+    def _forget_old_jobs(self, keep: set[str]) -> None:
+        """Start times of jobs long started and no longer polled are of no use any more.
+
+        They serve one-list polling (jobs still polled are kept) and telling our jobs from
+        others for re-attachment, which looks minutes back, never an hour.
+        """
+        if len(self._job_since) <= JOB_MEMORY_SIZE:
+            return
+        horizon = self._clock() - JOB_MEMORY
+        self._job_since = {n: t for n, t in self._job_since.items() if t >= horizon or n in keep}
 
     async def _get_into(self, result: dict[str, AsrJob], name: str) -> None:
         try:
@@ -546,10 +591,7 @@ class AsrGateway:
         return plan_from_sdk(model)
 
     async def list_plans(self) -> list[AsrPlan]:
-        pager = self._client.replication_recovery_plans.list(
-            self._rg, self._vault, **self._timeouts
-        )
-        return await self._collect(pager, plan_from_sdk)
+        return await self._list_json("replicationRecoveryPlans", plan_from_sdk)
 
     async def _plan_action(self, plan: str, method: str, *body: Any, request_id: str = "") -> str:
         op = getattr(self._client.replication_recovery_plans, method)

@@ -1,4 +1,4 @@
-"""SDK models -> the plain dataclasses of lifecycle/observed.py.
+"""ASR resources (SDK models, or wire JSON for lists) -> the dataclasses of lifecycle/observed.py.
 
 SDK models are mappings over the wire JSON; fields are read by wire name with a
 case-insensitive fallback, because ASR has changed field casing between service

@@ -4,6 +4,12 @@ ARM throttles per principal with token buckets (reads 250 burst / 25 per s, writ
 200 / 10 per s, deletes 200 / 10 per s). The gateway keeps its own buckets a little
 under those numbers and takes a token before every HTTP attempt; a 429 that still
 arrives (other clients share the principal) empties the bucket until its Retry-After.
+
+A token is worth its time only if the request goes out when it is taken. A request
+first takes one of a few slots of its kind (reads and writes apart), then its token:
+with more requests in flight than the HTTP connection pool holds, tokens taken early
+waited in the pool and went out later in a burst that met 429s, and a thousand reads
+could hold every connection while failovers waited behind them.
 """
 
 from __future__ import annotations
@@ -84,6 +90,41 @@ class TokenBucket:
         self._not_before = max(self._not_before, now + retry_after)
 
 
+class Slots:
+    """At most `size` holders at a time; waiters are served by priority, then in order."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._free = size
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
+
+    async def acquire(self, priority: int = 0) -> None:
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (-priority, next(self._seq), future))
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release()  # handed a slot just as its caller gave up
+            raise
+
+    def release(self) -> None:
+        while self._waiters:
+            future = heapq.heappop(self._waiters)[2]
+            if not future.done():
+                future.set_result(None)
+                return
+        self._free += 1
+
+
+# Requests of one kind on the wire at once; both together stay under aiohttp's pool (100).
+IN_FLIGHT = 32
+
+
 class PacingPolicy(AsyncHTTPPolicy[Any, Any]):
     """Takes a read or write token before each attempt; also runs azure-core's hooks.
 
@@ -103,20 +144,30 @@ class PacingPolicy(AsyncHTTPPolicy[Any, Any]):
         self.throttle_retries = throttle_retries
         self.throttled_responses = 0
         self._hooks = CustomHookPolicy()
+        self._read_slots = Slots(IN_FLIGHT)
+        self._write_slots = Slots(IN_FLIGHT)
 
     def bucket_for(self, method: str) -> TokenBucket | None:
         return self.reads if method.upper() in ("GET", "HEAD") else self.writes
+
+    def slots_for(self, method: str) -> Slots:
+        return self._read_slots if method.upper() in ("GET", "HEAD") else self._write_slots
 
     async def send(self, request: PipelineRequest[Any]) -> PipelineResponse[Any, Any]:
         self._hooks.on_request(request)
         # Must leave the options before the transport, which passes them on to aiohttp.
         priority = int(request.context.options.pop(PRIORITY_OPTION, 0))
         bucket = self.bucket_for(request.http_request.method)
+        slots = self.slots_for(request.http_request.method)
         attempt = 0
         while True:
-            if bucket is not None:
-                await bucket.acquire(priority)
-            response = await self.next.send(request)
+            await slots.acquire(priority)
+            try:
+                if bucket is not None:
+                    await bucket.acquire(priority)
+                response = await self.next.send(request)
+            finally:
+                slots.release()
             if response.http_response.status_code != 429:
                 break
             self.throttled_responses += 1

@@ -35,6 +35,8 @@ T = TypeVar("T")
 
 # How long a vault's clients are reused before its Secrets are checked for rotation.
 FINGERPRINT_TTL = 60.0
+# How long an item read one by one counts as fresh (no action was sent on it since).
+FRESH_FOR = 5.0
 
 
 class VaultUnavailable(Exception):
@@ -76,18 +78,61 @@ class ListCache(Generic[T]):
 
 
 class ItemCache(ListCache[AsrItem]):
-    """The vault's protected items, found by friendly name or VM id."""
+    """The vault's protected items, found by friendly name or VM id.
+
+    Indexed once per list read: every idle object looks its item up each cycle, and a
+    scan per lookup made an interval cost quadratic in the number of objects.
+    """
 
     def __init__(self, gateway: AsrGateway, min_interval: float) -> None:
         super().__init__(gateway.list_items, min_interval)
+        self._indexed: list[AsrItem] | None = None
+        self._by_friendly: dict[str, AsrItem] = {}
+        self._by_name: dict[str, AsrItem] = {}
+        # Items just read one by one (fresh reads), by name: (monotonic time, item).
+        self._read: dict[str, tuple[float, AsrItem]] = {}
+
+    def remember(self, item: AsrItem) -> AsrItem:
+        """A fresh read of one item, which the next cycles may use as fresh for a moment."""
+        now = time.monotonic()
+        if len(self._read) > 64:  # only the last seconds' reads matter
+            self._read = {k: v for k, v in self._read.items() if now - v[0] < FRESH_FOR}
+        self._read[item.name.lower()] = (now, item)
+        return item
+
+    def lately(self, name: str) -> AsrItem | None:
+        """The item as read fresh less than FRESH_FOR ago, if it was.
+
+        After a job ends the item is read once, and the cycle that follows at once (to
+        record, then to send the next step) needs no second read of its own.
+        """
+        hit = self._read.get(name.lower())
+        if hit is None or time.monotonic() - hit[0] >= FRESH_FOR:
+            return None
+        return hit[1]
+
+    def forget(self, name: str) -> None:
+        """An action is about to change the item: earlier reads are no longer fresh."""
+        self._read.pop(name.lower(), None)
+
+    async def _index(self) -> None:
+        items = await self.items()
+        if items is self._indexed:
+            return
+        by_friendly: dict[str, AsrItem] = {}
+        by_name: dict[str, AsrItem] = {}
+        for i in items:  # the first of equal names wins, as a scan would find it
+            by_friendly.setdefault(i.friendly_name.lower(), i)
+            by_name.setdefault(i.name.lower(), i)
+        self._indexed, self._by_friendly, self._by_name = items, by_friendly, by_name
 
     async def find(self, friendly_name: str) -> AsrItem | None:
-        wanted = friendly_name.lower()
-        return next((i for i in await self.items() if i.friendly_name.lower() == wanted), None)
+        await self._index()
+        return self._by_friendly.get(friendly_name.lower())
 
     async def get(self, name: str) -> AsrItem | None:
-        wanted = name.lower()
-        return next((i for i in await self.items() if i.name.lower() == wanted), None)
+        await self._index()
+        return self._by_name.get(name.lower())
 
 
 class JobPoller:

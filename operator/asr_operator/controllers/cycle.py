@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar, cast
@@ -103,16 +103,39 @@ def approver(body: dict[str, Any]) -> str:
     return latest[1]
 
 
+@dataclass
+class Seen:
+    """The version of the object one daemon last wrote or read, to trust kopf's live body.
+
+    kopf keeps the daemon's body up to date from the watch, so an idle cycle reads no
+    object from the API. After a write of ours the watch may lag behind it: until the live
+    body shows the version we know of, the cycle reads the object from the API instead,
+    so it never decides on a status older than its own intent.
+    """
+
+    expect: str | None = None  # resourceVersion the live body must reach
+    # (resourceVersion, spec, raw status, status) as parsed from that version: an idle
+    # object's body does not change between cycles, so it is validated once, not per cycle.
+    parsed: tuple[str, Any, dict[str, Any], Any] | None = None
+
+
 class Cycle(Generic[SpecT, StatusT]):
     """One reconcile of one object; holds what the cycle read and wrote."""
 
-    def __init__(self, kind: Kind[SpecT, StatusT], body: dict[str, Any]) -> None:
+    def __init__(
+        self, kind: Kind[SpecT, StatusT], body: dict[str, Any], seen: Seen | None = None
+    ) -> None:
         self.kind = kind
         self.body = body
+        self.seen = seen
         self._ref = cast(Any, body)  # kopf.event takes any mapping with metadata
         self.namespace = body["metadata"]["namespace"]
         self.name = body["metadata"]["name"]
-        self.raw, self.status = kind.status_of(body)
+        parsed = seen.parsed if seen is not None else None
+        if parsed is not None and parsed[0] == _version(body):
+            self.raw, self.status = parsed[2], parsed[3]
+        else:
+            self.raw, self.status = kind.status_of(body)
 
     def context(self, clients: VaultClients | None) -> Context:
         annotations = self.body["metadata"].get("annotations") or {}
@@ -134,6 +157,9 @@ class Cycle(Generic[SpecT, StatusT]):
             stored = await kube.patch_status(self.kind.plural, self.namespace, self.name, patch)
         except kube.KubeError:
             return False
+        if self.seen is not None:
+            self.seen.expect = _version(stored)
+            self.seen.parsed = None
         self.raw, self.status = self.kind.status_of(stored)
         return True
 
@@ -173,19 +199,54 @@ def _delay(step: Step) -> float:
     return 1.0
 
 
+def _version(body: Mapping[str, Any]) -> str:
+    return str((body.get("metadata") or {}).get("resourceVersion") or "")
+
+
+async def _current(
+    kind: Kind[SpecT, StatusT],
+    namespace: str,
+    name: str,
+    live: Mapping[str, Any] | None,
+    seen: Seen,
+) -> dict[str, Any] | None:
+    """The object: kopf's live body once it caught up with us, else read from the API."""
+    if live is not None:
+        body = dict(live)  # kopf swaps in each new body whole: this is one version
+        if seen.expect is None or _version(body) == seen.expect:
+            seen.expect = None
+            return body
+    read = await kube.get_object(kind.plural, namespace, name)
+    seen.expect = _version(read) if read is not None and live is not None else None
+    return read
+
+
 async def reconcile(
-    kind: Kind[SpecT, StatusT], vaults: Registry, namespace: str, name: str
+    kind: Kind[SpecT, StatusT],
+    vaults: Registry,
+    namespace: str,
+    name: str,
+    live: Mapping[str, Any] | None = None,
+    seen: Seen | None = None,
 ) -> float:
     """One cycle; returns the seconds until the next one."""
-    body = await kube.get_object(kind.plural, namespace, name)
+    seen = seen if seen is not None else Seen()
+    body = await _current(kind, namespace, name, live, seen)
     if body is None or body["metadata"].get("deletionTimestamp"):
         return 30.0
-    try:
-        spec = kind.spec.model_validate(body.get("spec") or {})
-    except ValidationError as e:  # admitted by an older CRD: stall before acting, say why
-        await _refuse_spec(kind, body, refusal(e))
-        return 300.0
-    cycle = Cycle(kind, body)
+    version = _version(body)
+    if seen.parsed is not None and version and seen.parsed[0] == version:
+        spec = seen.parsed[1]
+    else:
+        seen.parsed = None
+        try:
+            spec = kind.spec.model_validate(body.get("spec") or {})
+        except ValidationError as e:  # admitted by an older CRD: stall before acting, say why
+            await _refuse_spec(kind, body, refusal(e))
+            return 300.0
+    cycle = Cycle(kind, body, seen)
+    if seen.parsed is None and version:
+        seen.parsed = (version, spec, cycle.raw, cycle.status)
     clients: VaultClients | None = None
     try:
         clients = await vaults.get(namespace, kind.vault_of(spec))
@@ -193,6 +254,7 @@ async def reconcile(
         obs = Observation(vault_ready=False, vault_message=str(e))
     if clients is not None:
         obs = await kind.observe(clients, spec, cycle.status, namespace, name)
+        _export_rpo(kind.kind, namespace, name, obs)
     ctx = cycle.context(clients)
     before = cycle.status
     decision = kind.decide(spec, cycle.status, obs, ctx)
@@ -235,6 +297,18 @@ async def _refuse_spec(kind: Kind[SpecT, StatusT], body: dict[str, Any], message
         cycle.post_transition(before, status)
 
 
+def _export_rpo(kind: str, namespace: str, name: str, obs: Observation) -> None:
+    """The live RPO goes to the metric on every cycle; status shows it only now and then."""
+    if obs.item is not None:
+        rpo = obs.item.rpo_seconds
+    else:
+        rpo = max((m.rpo_seconds for m in obs.members if m.rpo_seconds is not None), default=None)
+    if rpo is not None:
+        metrics.RPO_SECONDS.labels(kind, namespace, name).set(rpo)
+    elif obs.item is not None or obs.plan is not None:
+        metrics.forget(kind, namespace, name)
+
+
 def _count_completions(before: OperationalStatus, after: OperationalStatus) -> None:
     last = after.last_operation
     if last is None or (before.last_operation and before.last_operation.run_id == last.run_id):
@@ -250,15 +324,20 @@ async def run_daemon(
     memo: kopf.Memo,
     stopped: kopf.DaemonStopped,
     logger: Any,
+    body: Mapping[str, Any] | None = None,
 ) -> None:
-    """Reconcile until the object goes away; a spec change (`wake`) cuts a sleep short."""
+    """Reconcile until the object goes away; a spec change (`wake`) cuts a sleep short.
+
+    `body` is kopf's live view of the object, kept current from the watch.
+    """
     wake: asyncio.Event = memo.setdefault("wake", asyncio.Event())
     vaults = registry(memo)
+    seen = Seen()
     while not stopped:
         wake.clear()
         started = time.monotonic()
         try:
-            delay = await reconcile(kind, vaults, namespace, name)
+            delay = await reconcile(kind, vaults, namespace, name, body, seen)
         except Exception:  # a bug must not kill the object's daemon for good
             logger.exception("reconcile of %s %s/%s failed", kind.kind, namespace, name)
             delay = 30.0
@@ -302,6 +381,7 @@ async def deleted(kind: Kind[SpecT, StatusT], memo: kopf.Memo, body: Any) -> Non
     await cycle.write(decision.status)
     cycle.post(decision.events)
     if isinstance(decision.step, Release):
+        metrics.forget(kind.kind, raw["metadata"]["namespace"], raw["metadata"]["name"])
         return
     assert isinstance(decision.step, Wait)
     raise kopf.TemporaryError(decision.step.message, delay=decision.step.delay)
@@ -328,10 +408,11 @@ def register(kind: Kind[SpecT, StatusT], prefix: str) -> None:
         memo: kopf.Memo,
         stopped: kopf.DaemonStopped,
         logger: Any,
+        body: kopf.Body,
         **_: Any,
     ) -> None:
         assert namespace is not None  # the CRDs are namespaced
-        await run_daemon(kind, namespace, name, memo, stopped, logger)
+        await run_daemon(kind, namespace, name, memo, stopped, logger, body)
 
     @kopf.on.update(GROUP, VERSION, kind.plural, id=f"{prefix}_changed")
     async def changed(memo: kopf.Memo, **_: Any) -> None:

@@ -27,25 +27,39 @@ from asr_operator.lifecycle.steps import Refusal
 
 
 async def resolve_item(
-    clients: VaultClients, spec: ProtectedVMSpec, status: ProtectedVMStatus, fresh: bool
+    clients: VaultClients,
+    spec: ProtectedVMSpec,
+    status: ProtectedVMStatus,
+    fresh: bool,
+    job_ended: bool = False,
 ) -> AsrItem:
     """The item by the id remembered in status, by exact id, or by friendly name.
 
     Not `fresh`: from the vault-wide list, so idle objects cost no read of their own.
+    `job_ended`: the operation's job is over, so a read from before now may predate its
+    effect: read again.
     """
     ref = spec.protected_item
+    known = status.asr.item_id if status.asr else ""
+    if job_ended:
+        clients.items.forget(ref.id or arm_segment(known, "replicationProtectedItems"))
     if not fresh:
         cached = await (clients.items.get(ref.id) if ref.id else clients.items.find(ref.name or ""))
         if cached is not None:
             return cached
+    else:
+        lately = clients.items.lately(ref.id or arm_segment(known, "replicationProtectedItems"))
+        if lately is not None and (
+            ref.name is None or lately.friendly_name.lower() == ref.name.lower()
+        ):
+            return lately
     if ref.fabric and ref.container and ref.id:
-        return await clients.asr.get_item(ref.fabric, ref.container, ref.id)
-    known = status.asr.item_id if status.asr else ""
+        return clients.items.remember(await clients.asr.get_item(ref.fabric, ref.container, ref.id))
     if known:
         fabric = arm_segment(known, "replicationFabrics")
         container = arm_segment(known, "replicationProtectionContainers")
         name = arm_segment(known, "replicationProtectedItems")
-        item = await clients.asr.get_item(fabric, container, name)
+        item = clients.items.remember(await clients.asr.get_item(fabric, container, name))
         if ref.name is None or item.friendly_name.lower() == ref.name.lower():
             return item
     assert ref.name is not None
@@ -71,7 +85,8 @@ async def observe_vm(
             obs = replace(obs, job=await clients.jobs.get(wants.job_name))
     try:
         fresh = lifecycle.needs_fresh_item(wants, obs.job)
-        item = await resolve_item(clients, spec, status, fresh)
+        ended = obs.job is not None and obs.job.state.terminal
+        item = await resolve_item(clients, spec, status, fresh, ended)
     except LookupError as e:
         return replace(obs, item_error=ObservationError(Refusal.NOT_FOUND, str(e)))
     except AsrError as e:

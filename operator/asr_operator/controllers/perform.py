@@ -54,6 +54,8 @@ async def submit(
             f"the intent names {intended}, but the object now resolves to {target.id}; "
             "nothing was sent",
         )
+    if isinstance(target, AsrItem):
+        clients.items.forget(target.name)  # a read from before the action is not fresh after
     try:
         if isinstance(action, ResumeJob):  # a job's action, whatever the job acts on
             job = await clients.asr.resume_job(action.job_name, action.comments)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from collections.abc import Sequence
 
 import kopf
@@ -13,6 +14,7 @@ from asr_operator.api.common import GROUP
 from asr_operator.azure.config import CallLimits
 
 FINALIZER = f"{GROUP}/finalizer"
+AZURE_LOG_ENV = "ASR_OPERATOR_AZURE_LOG_LEVEL"
 LOG_FORMATS = {
     "plain": kopf.LogFormat.PLAIN,
     "full": kopf.LogFormat.FULL,
@@ -62,6 +64,13 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--log-format", choices=sorted(LOG_FORMATS), default="full")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
+    p.add_argument(
+        "--azure-log-level",
+        choices=["debug", "info", "warning", "error"],
+        default=os.environ.get(AZURE_LOG_ENV, "warning").lower(),
+        help="level of the Azure SDK's own loggers; at info azure-core logs every HTTP "
+        f"request and response (default warning, or ${AZURE_LOG_ENV})",
+    )
     p.add_argument("--watch-timeout", type=int, default=300, help="seconds per watch request")
     limits = CallLimits()
     p.add_argument(
@@ -90,6 +99,7 @@ def main(argv: Sequence[str]) -> int:
     )
     if args.log_level == "warning":
         logging.getLogger().setLevel(logging.WARNING)
+    logging.getLogger("azure").setLevel(args.azure_log_level.upper())
     try:
         kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
     except kubernetes.config.ConfigException:

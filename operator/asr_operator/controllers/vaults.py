@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import kopf
@@ -19,6 +19,7 @@ from asr_operator.controllers.status import merge_patch
 from asr_operator.hyperv.errors import HyperVError
 
 CHECK_INTERVAL = 60.0
+STATUS_REFRESH = timedelta(minutes=10)
 
 
 async def _hosts(clients: VaultClients) -> list[HostStatus]:
@@ -69,10 +70,15 @@ async def check(vaults: Registry, namespace: str, name: str, body: dict[str, Any
     new = SiteRecoveryVaultStatus(
         observed_generation=generation,
         protected_item_count=count,
-        last_checked_time=now,
+        last_checked_time=status.last_checked_time,
         hosts=hosts,
         conditions=conds,
     )
+    # A check that found what status already says moves lastCheckedTime only every
+    # STATUS_REFRESH: a write per check would be a write a minute that changes nothing.
+    last = status.last_checked_time
+    if merge_patch(raw, new.to_wire()) is not None or last is None or now - last >= STATUS_REFRESH:
+        new = new.model_copy(update={"last_checked_time": now})
     patch = merge_patch(raw, new.to_wire())
     if patch is not None:
         await kube.patch_status(PLURAL, namespace, name, patch)

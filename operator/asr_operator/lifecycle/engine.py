@@ -572,7 +572,9 @@ class Engine(Generic[SpecT, StatusT, StateT]):
             Reason.OPERATION_IN_PROGRESS,
             f"{op.type.value}: ASR job {job.name} {job.state.value}, task "
             f"{job.tasks_done}/{len(job.tasks)}.",
-            self.ctx.poll_interval,
+            # The vault's job poll serves answers up to half an interval old: looking at
+            # that pace keeps a job's end in status within one interval.
+            self.ctx.poll_interval / 2,
         )
 
     def reattach(self) -> Step:

@@ -11,6 +11,8 @@ Decisions come from what ASR says (`allowedOperations`, `activeLocation`,
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from asr_operator.api.common import (
     CommitMode,
     FailoverType,
@@ -355,6 +357,7 @@ class VMMachine(engine.Engine[ProtectedVMSpec, ProtectedVMStatus, ItemState]):
                 ips=ips,
                 connect=_connect_hint(ips, self.spec),
             )
+        rpo, replicated = reported_rpo(self.status.asr, item)
         self.update(
             active_site=site,
             asr=AsrObserved(
@@ -364,8 +367,8 @@ class VMMachine(engine.Engine[ProtectedVMSpec, ProtectedVMStatus, ItemState]):
                 allowed_operations=sorted(item.allowed_operations),
                 replication_health=item.replication_health,
                 test_failover_state=item.test_failover_state,
-                rpo_seconds=item.rpo_seconds,
-                last_replicated_time=item.last_replicated_time,
+                rpo_seconds=rpo,
+                last_replicated_time=replicated,
             ),
             target=tgt,
             azure_vm=azure_vm,
@@ -721,6 +724,39 @@ def _next_probe(spec: ProtectedVMSpec, state: ValidationStatus, ctx: Context) ->
         deadline = state.started_at + parse_duration(validation.timeout)
         delay = min(delay, max((deadline - ctx.now).total_seconds(), 0.0))
     return delay
+
+
+# --- RPO in status ----------------------------------------------------------------------
+
+# ASR moves an item's RPO and lastReplicatedTime on nearly every read. Copying them into
+# status on every cycle cost one status write per object per cycle (and the watch event it
+# echoes). The live figure is the `asr_operator_rpo_seconds` metric; status keeps the last
+# reported pair until replication moved on by RPO_REFRESH, or the RPO enters another band.
+RPO_REFRESH = timedelta(minutes=10)
+RPO_FIRST_BAND = 900  # seconds; bands double from here: 15 min, 30 min, 1 h, 2 h, ...
+
+
+def rpo_band(rpo: int | None) -> int:
+    """0 below 15 minutes, then one more for each doubling (None: not replicating)."""
+    if rpo is None:
+        return -1
+    band = 0
+    limit = RPO_FIRST_BAND
+    while rpo >= limit:
+        band += 1
+        limit *= 2
+    return band
+
+
+def reported_rpo(stored: AsrObserved | None, item: AsrItem) -> tuple[int | None, datetime | None]:
+    """(rpoSeconds, lastReplicatedTime) for status: the stored pair unless due for a refresh."""
+    fresh = (item.rpo_seconds, item.last_replicated_time)
+    if stored is None or stored.last_replicated_time is None or item.last_replicated_time is None:
+        return fresh
+    moved = item.last_replicated_time - stored.last_replicated_time
+    if moved >= RPO_REFRESH or rpo_band(stored.rpo_seconds) != rpo_band(item.rpo_seconds):
+        return fresh
+    return stored.rpo_seconds, stored.last_replicated_time
 
 
 # --- Reporting back ----------------------------------------------------------------------

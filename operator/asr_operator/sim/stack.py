@@ -190,9 +190,15 @@ class OperatorProcess:
     """`asr-operator run` as a child process against a datacenter, as a Deployment runs it."""
 
     def __init__(
-        self, kubeconfig: Path, namespace: str, logdir: Path, args: Sequence[str] = ()
+        self,
+        kubeconfig: Path,
+        namespace: str,
+        logdir: Path,
+        args: Sequence[str] = (),
+        log_level: str = "debug",
     ) -> None:
         self.kubeconfig = kubeconfig
+        self.log_level = log_level
         self.namespace = namespace
         self.logdir = logdir
         self.args = tuple(args)  # more `asr-operator run` flags
@@ -223,7 +229,7 @@ class OperatorProcess:
                 "--liveness",
                 f"http://127.0.0.1:{port}/healthz",
                 "--log-level",
-                "debug",
+                self.log_level,
                 *self.args,
             ],
             env=env,
