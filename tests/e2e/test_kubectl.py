@@ -116,11 +116,13 @@ def test_kubectl_get_shows_printer_columns_and_wait_for_ready_after_failover(
     code, _, err = _run(dc, "wait", "--for=condition=Ready", "protectedvm/web01", "--timeout=1s")
     assert code != 0 and "timed out" in err
 
-    # Short name and the wide view (the Stalled reason column) work too.
+    # Short name and the wide view work too; REASON says what each object does now.
     code, out, err = _run(dc, "get", "pvm", "-o", "wide")
     assert code == 0, err
-    names, _ = _table(out)
+    names, rows = _table(out)
     assert names == [*COLUMNS, "REASON"]
+    assert rows["web01"]["REASON"] == "FailbackCompletionApproval"
+    assert rows["app01"]["REASON"] == "Reconciled"
 
 
 def test_kubectl_get_rplan_shows_phase_job_and_progress(

@@ -335,6 +335,99 @@ def test_manual_commit_waits_for_token_then_commits():
     assert isinstance(wrong.step, Wait)
 
 
+def approval_events(d, type_: str = "Normal", reason: str = "ApprovalRequired"):  # type: ignore[no-untyped-def]
+    return [e for e in d.events if e.type == type_ and e.reason == reason]
+
+
+def test_each_gate_posts_one_normal_event_with_its_token_when_it_opens():
+    suspended = job(JobState.SUSPENDED, allowed_actions=frozenset({"Cancel", "Resume"}))
+    drill = ProtectedVMStatus(
+        test_failover=pvm.TestFailoverStatus(last_request_id="d1", started_at=T0)
+    )
+    gates = [
+        (spec(activeSite="Azure"), obs("CommitPending"), None),
+        (spec(), obs("FailedOver", job=suspended), running_op(OperationType.FAILBACK)),
+        (spec(), obs("FailbackCommitPending"), None),
+        (spec(**drill_spec()), obs("TestActive"), drill),
+    ]
+    for s, o, status in gates:
+        d = decide(s, o, status)
+        gate = d.status.awaiting_approval
+        assert gate is not None, o
+        opened = approval_events(d)
+        assert len(opened) == 1 and gate.token in opened[0].message, gate.action
+        again = decide(s, o, d.status, Context(generation=1, now=T0 + timedelta(minutes=3)))
+        assert again.status.awaiting_approval == gate  # same token, same since
+        assert approval_events(again) == [], gate.action
+
+
+def test_an_approval_that_matches_no_open_gate_is_answered_and_nothing_proceeds():
+    d = decide(spec(activeSite="Azure"), obs("CommitPending"))
+    token = d.status.awaiting_approval.token  # type: ignore[union-attr]
+    typo = spec(activeSite="Azure", approve="commit-0000000")
+    wrong = decide(typo, obs("CommitPending"), d.status)
+    assert isinstance(wrong.step, Wait)  # no commit
+    warned = approval_events(wrong, "Warning", "ApprovalNotRecognized")
+    assert len(warned) == 1 and "'commit-0000000'" in warned[0].message
+    assert f"the token expected now is {token!r}" in warned[0].message
+    gate = wrong.status.awaiting_approval
+    assert gate is not None and gate.token == token and "matches no open gate" in gate.message
+    condition = get_condition(wrong.status.conditions, ConditionType.AWAITING_APPROVAL)
+    assert condition is not None and condition.status == ConditionStatus.TRUE
+    assert condition.reason == Reason.APPROVAL_NOT_RECOGNIZED and token in condition.message
+    # Said once; the gate keeps saying it while the value stays.
+    again = decide(typo, obs("CommitPending"), wrong.status)
+    assert approval_events(again, "Warning", "ApprovalNotRecognized") == []
+    assert "matches no open gate" in again.status.awaiting_approval.message  # type: ignore[union-attr]
+    right = decide(spec(activeSite="Azure", approve=token), obs("CommitPending"), again.status)
+    assert right.step == Submit(StartCommit())
+
+
+def test_an_approval_when_nothing_waits_says_so_and_an_accepted_token_is_no_error():
+    typo = spec(approve="commit-deadbeef")
+    d = decide(typo, obs())
+    assert isinstance(d.step, Done) and d.status.awaiting_approval is None
+    warned = approval_events(d, "Warning", "ApprovalNotRecognized")
+    assert len(warned) == 1 and "nothing waits for approval" in warned[0].message
+    condition = get_condition(d.status.conditions, ConditionType.AWAITING_APPROVAL)
+    assert condition is not None and condition.status == ConditionStatus.FALSE
+    assert condition.reason == Reason.APPROVAL_NOT_RECOGNIZED
+    assert "nothing waits for approval" in condition.message
+    assert approval_events(decide(typo, obs(), d.status), "Warning", "ApprovalNotRecognized") == []
+    # A token that let its gate pass stays in spec afterwards: that is no mistake.
+    gated = decide(spec(activeSite="Azure"), obs("CommitPending"))
+    token = gated.status.awaiting_approval.token  # type: ignore[union-attr]
+    passed = decide(spec(activeSite="Azure", approve=token), obs("CommitPending"), gated.status)
+    assert passed.status.accepted_approval == token
+    later = decide(spec(activeSite="Azure", approve=token), obs("FailedOver"), passed.status)
+    assert approval_events(later, "Warning", "ApprovalNotRecognized") == []
+    condition = get_condition(later.status.conditions, ConditionType.AWAITING_APPROVAL)
+    assert condition is not None and condition.reason == Reason.NOTHING_TO_APPROVE
+
+
+def test_status_reason_says_what_the_object_does_now():
+    """status.reason (the -o wide REASON column): the stall, the open gate, the work."""
+    drill = ProtectedVMStatus(
+        test_failover=pvm.TestFailoverStatus(last_request_id="d1", started_at=T0)
+    )
+    checkpoints = obs(hyperv=vm(PowerState.RUNNING, checkpoints=("before-patch",)))
+    running = job(JobState.IN_PROGRESS)
+    cases = [
+        (spec(), obs(), None, "Reconciled"),
+        (spec(activeSite="Azure"), obs("CommitPending"), None, "CommitApproval"),
+        (spec(**drill_spec()), obs("TestActive"), drill, "TestCleanupApproval"),
+        (spec(activeSite="Azure"), checkpoints, None, "CheckpointsPresent"),
+        (
+            spec(activeSite="Azure"),
+            obs(job=running),
+            running_op(OperationType.FAILOVER),
+            "OperationInProgress",
+        ),
+    ]
+    for s, o, status, reason in cases:
+        assert decide(s, o, status).status.reason == reason
+
+
 def test_automatic_commit_probes_first_and_commits_once_reachable():
     s = spec(
         activeSite="Azure",

@@ -577,6 +577,19 @@ def test_job_suspended_at_a_manual_action_waits_for_its_approval() -> None:
     assert d.status.operation is not None and d.status.operation.resume_requested_at is None
 
 
+def test_a_manual_action_gate_opens_with_an_event_and_answers_a_wrong_token() -> None:
+    d = decide(azure(), at_manual(3), running_op(OperationType.FAILOVER))
+    token = d.status.awaiting_approval.token  # type: ignore[union-attr]
+    opened = [e for e in d.events if e.reason == "ApprovalRequired"]
+    assert len(opened) == 1 and opened[0].type == "Normal" and token in opened[0].message
+    wrong = decide(plan_spec(activeSite="Azure", approve="commit-1"), at_manual(3), d.status)
+    assert isinstance(wrong.step, Wait)  # not resumed
+    assert [e.reason for e in wrong.events] == ["ApprovalNotRecognized"]
+    assert f"the token expected now is {token!r}" in wrong.events[0].message
+    approval = condition(wrong.status, ConditionType.AWAITING_APPROVAL)
+    assert approval.reason == Reason.APPROVAL_NOT_RECOGNIZED and token in approval.message
+
+
 def test_approved_manual_action_resumes_once_with_the_approver_in_the_comment() -> None:
     s = azure()
     d = decide(s, at_manual(3), running_op(OperationType.FAILOVER))

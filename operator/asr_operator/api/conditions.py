@@ -79,6 +79,7 @@ class Reason(StrEnum):
     MANUAL_ACTION = "ManualAction"
     VALIDATION_TIMED_OUT = "ValidationTimedOut"
     NOTHING_TO_APPROVE = "NothingToApprove"
+    APPROVAL_NOT_RECOGNIZED = "ApprovalNotRecognized"
     IN_SYNC = "InSync"
     DRIFTED = "Drifted"
     # Vault

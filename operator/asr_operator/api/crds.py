@@ -68,6 +68,9 @@ _AGE = Column("Age", "date", ".metadata.creationTimestamp")
 _DESIRED = Column("Desired", "string", ".spec.activeSite", "Where the VM should run")
 _ACTIVE = Column("Active", "string", ".status.activeSite", "Where ASR says it runs")
 _PHASE = Column("Phase", "string", ".status.phase")
+_REASON = Column(
+    "Reason", "string", ".status.reason", "What it is doing now (or why it is stalled)", 1
+)
 _JOB = Column("Job", "string", ".status.job", "The running ASR job and its progress")
 
 RESOURCES: tuple[Resource, ...] = (
@@ -85,7 +88,7 @@ RESOURCES: tuple[Resource, ...] = (
             _JOB,
             Column("RPO", "integer", ".status.asr.rpoSeconds", "Recovery point objective (s)"),
             _AGE,
-            Column("Reason", "string", '.status.conditions[?(@.type=="Stalled")].reason', "", 1),
+            _REASON,
         ),
     ),
     Resource(
@@ -103,7 +106,7 @@ RESOURCES: tuple[Resource, ...] = (
             Column("Progress", "string", ".status.progress", "The plan job's current step"),
             Column("VMs", "integer", ".status.itemCount", "Protected items in the plan"),
             _AGE,
-            Column("Reason", "string", '.status.conditions[?(@.type=="Stalled")].reason', "", 1),
+            _REASON,
         ),
     ),
     Resource(

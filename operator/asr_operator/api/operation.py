@@ -174,8 +174,21 @@ class OperationalStatus(ApiModel):
     phase: Phase | None = None
     active_site: Site | None = None
     job: str = Field(default="", description="The running ASR job, for printer columns.")
+    reason: str = Field(
+        default="",
+        description="What the object is doing now, as one reason word (the REASON column): the "
+        "Stalled reason, the open approval gate's, else the Reconciling or Ready reason.",
+    )
     operation: OperationStatus | None = None
     awaiting_approval: AwaitingApproval | None = None
+    accepted_approval: str = Field(
+        default="", description="The last spec.approve token that let a gate pass."
+    )
+    unrecognized_approval: str = Field(
+        default="",
+        description="The last spec.approve value that matched no open gate (answered with a "
+        "Warning Event ApprovalNotRecognized); nothing proceeds on it.",
+    )
     test_failover: TestFailoverStatus | None = None
     applied_recovery_point: str = ""
     last_operation: HistoryEntry | None = None

@@ -52,9 +52,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--liveness",
         default="http://0.0.0.0:8080/healthz",
-        help="liveness and readiness endpoint URL ('' to disable)",
+        help="liveness and readiness endpoint URL ('' to disable); 0.0.0.0 because the kubelet "
+        "probes the pod's IP; on a shared host give 127.0.0.1",
     )
     p.add_argument("--metrics-port", type=int, default=0, help="serve Prometheus metrics (0: off)")
+    p.add_argument(
+        "--metrics-address",
+        default="0.0.0.0",
+        help="address the metrics endpoint binds (default 0.0.0.0: Prometheus scrapes the pod's "
+        "IP; give 127.0.0.1 outside a pod)",
+    )
     p.add_argument("--log-format", choices=sorted(LOG_FORMATS), default="full")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
     p.add_argument(
@@ -100,7 +107,7 @@ def main(argv: Sequence[str]) -> int:
     if args.metrics_port:
         from asr_operator import metrics
 
-        metrics.serve(args.metrics_port)
+        metrics.serve(args.metrics_port, args.metrics_address)
     # Registers the handlers with kopf's default registry.
     from asr_operator.controllers import (  # noqa: F401
         memory,

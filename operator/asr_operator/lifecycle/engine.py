@@ -307,22 +307,43 @@ class Engine(Generic[SpecT, StatusT, StateT]):
         return f"{action.value.lower()}-{digest}"
 
     def await_approval(self, action: ApprovalAction, seed: str, message: str) -> Step | None:
-        """Show the gate; return None when spec.approve already carries its token."""
+        """Show the gate; return None when spec.approve already carries its token.
+
+        A gate that opens posts one Normal Event with its token; a spec.approve that is not
+        its token (a typo, a token of an earlier gate) is answered and changes nothing."""
         token = self.token(action, seed)
         if self.spec.approve == token:
-            self.update(awaiting_approval=None)
+            self.update(awaiting_approval=None, accepted_approval=token)
             return None
         current = self.previous_approval
-        since = current.since if current and current.token == token else self.ctx.now
+        opening = current is None or current.token != token
+        since = self.ctx.now if opening or current is None else current.since
+        message = f"{message} To approve, set spec.approve to {token!r}."
+        if opening:
+            self.event(EventType.NORMAL, "ApprovalRequired", message)
+        refused = self.answer_unrecognized(token)
+        if refused:
+            self.approval_reason = self.approval_reason or Reason.APPROVAL_NOT_RECOGNIZED
+            message = f"{refused} {message}"
         self.update(
             awaiting_approval=AwaitingApproval(
-                action=action,
-                token=token,
-                message=f"{message} To approve, set spec.approve to {token!r}.",
-                since=since,
+                action=action, token=token, message=message, since=since
             )
         )
-        return Wait(Reason.WAITING, f"{message} Approve with spec.approve: {token}", 300.0)
+        return Wait(Reason.WAITING, message, 300.0)
+
+    def answer_unrecognized(self, token: str | None) -> str:
+        """What to say about a spec.approve no gate takes ("" when there is none); a new
+        value of it is answered once with a Warning Event."""
+        approve = self.spec.approve
+        if not unrecognized_approval(approve, token, self.status.accepted_approval):
+            return ""
+        expected = f"the token expected now is {token!r}" if token else "nothing waits for approval"
+        note = f"spec.approve {approve!r} matches no open gate ({expected}); nothing proceeds."
+        if approve != self.status.unrecognized_approval:
+            self.event(EventType.WARNING, Reason.APPROVAL_NOT_RECOGNIZED.value, note)
+            self.update(unrecognized_approval=approve)
+        return note
 
     def remember_applied_point(self, recovery_point: str) -> None:
         """A failover found already done (not by us) applied what the spec asks."""
@@ -821,6 +842,7 @@ class Engine(Generic[SpecT, StatusT, StateT]):
         return f"{job} {op.current_task}" if op.current_task else job
 
     def finish(self, step: Step) -> Decision[StatusT]:
+        refused = "" if self.status.awaiting_approval else self.answer_unrecognized(None)
         status = self.status
         op = status.operation
         phase = self.phase or Phase.PENDING
@@ -852,7 +874,7 @@ class Engine(Generic[SpecT, StatusT, StateT]):
             message = step.message if isinstance(step, Wait) else describe(step)
             status = readiness(status, self.ctx, reason, message, False, False)
         approval = status.awaiting_approval
-        approval_reason = Reason.NOTHING_TO_APPROVE
+        approval_reason = Reason.APPROVAL_NOT_RECOGNIZED if refused else Reason.NOTHING_TO_APPROVE
         if approval is not None:
             approval_reason = self.approval_reason or APPROVAL_REASON[approval.action]
         status = self.with_condition(
@@ -860,8 +882,10 @@ class Engine(Generic[SpecT, StatusT, StateT]):
             ConditionType.AWAITING_APPROVAL,
             ConditionStatus.TRUE if approval else ConditionStatus.FALSE,
             approval_reason,
-            approval.message if approval else "",
+            approval.message if approval else refused,
         )
+        if approval is not None and not isinstance(step, Stall):
+            status = status.model_copy(update={"reason": approval_reason.value})
         # Every condition was judged against this generation, including the ones kept as-is.
         conds = [
             c.model_copy(update={"observed_generation": self.ctx.generation})
@@ -870,13 +894,19 @@ class Engine(Generic[SpecT, StatusT, StateT]):
         return Decision(step, status.model_copy(update={"conditions": conds}), tuple(self.events))
 
 
+def unrecognized_approval(approve: str, token: str | None, accepted: str) -> bool:
+    """spec.approve names nothing the operator can act on: it is neither the open gate's
+    token nor a token already accepted (which stays in spec after its gate passed)."""
+    return bool(approve) and approve != token and approve != accepted
+
+
 def readiness(
     status: StatusT, ctx: Context, reason: Reason, message: str, ready: bool, stalled: bool
 ) -> StatusT:
     conds = set_readiness(
         status.conditions, reason, message, ctx.generation, ctx.now, ready=ready, stalled=stalled
     )
-    return status.model_copy(update={"conditions": conds})
+    return status.model_copy(update={"conditions": conds, "reason": reason.value})
 
 
 # --- Deletion ---------------------------------------------------------------------------
