@@ -16,6 +16,7 @@ from asr_operator.azure import (
     Throttled,
     Transient,
 )
+from asr_operator.azure.compute import AzureVms
 from asr_operator.lifecycle.observed import JobState
 from asr_operator.sim.asr import (
     AsrSimulatorThread,
@@ -213,7 +214,8 @@ async def test_http_control_api(sim: AsrSimulatorThread, gateway: AsrGateway) ->
         for _ in range(3):
             await gateway.list_plans()
         await run(gateway, gateway.start_planned_failover(await item(gateway, "web01")))
-        ip = (await item(gateway, "web01")).recovery_vm_ips[0]
+        web = await item(gateway, "web01")
+        ip = (await AzureVms(gateway).recovery_vm(web)).private_ips[0]
         await post("/_sim/vms/web01/answering", {"answering": False})
         assert not answers(ip)
         async with s.get("/_sim/calls", ssl=ctx) as r:
