@@ -201,7 +201,8 @@ def test_automatic_commit_probes_a_vm_whose_recovery_ip_is_dynamic(
     status = cluster.wait_ready("file01", timeout=60)
     assert status["phase"] == "FailedOver"
     assert _history(status) == ["Failover", "Commit"]
-    assert status["validation"]["passed"] is True
+    passed = [m for _, r, m in cluster.events("file01") if r == "ValidationPassed"]
+    assert passed and "3389" in passed[0]  # the probe reached the IP ARM's NIC showed
     vm = status["azureVM"]
     assert vm["id"].endswith("/providers/Microsoft.Compute/virtualMachines/file01")
     assert vm["powerState"] == "running" and vm["ips"] and not vm.get("message")
