@@ -172,8 +172,8 @@ async def test_ratelimit_headers_are_sent(sim: AsrSimulatorThread, gateway: AsrG
 
 async def test_bad_input_is_permanent(sim: AsrSimulatorThread, gateway: AsrGateway) -> None:
     it = await item(gateway, "app01")
-    with pytest.raises(Permanent) as err:
-        await gateway.start_apply_recovery_point(it, "")
+    with pytest.raises(Permanent) as err:  # over the definitions' maxLength of 1024
+        await gateway.start_test_failover_cleanup(it, "x" * 1025)
     assert err.value.code == "28004"
 
 
