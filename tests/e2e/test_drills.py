@@ -61,7 +61,10 @@ def test_drill_cleans_up_after_cleanup_after(cluster: Cluster, operator: Operato
     status = cluster.wait_for("web01", _test_vm_up, what="the test VM")
     drill = status["testFailover"]
     test_vm = drill["testVM"]
-    assert test_vm["name"] == "web01-test"
+    assert test_vm["name"] == "web01-test"  # a VM of its own, found through its NIC in ARM
+    assert test_vm["id"].endswith("/providers/Microsoft.Compute/virtualMachines/web01-test")
+    assert test_vm["powerState"] == "running"
+    assert not status.get("azureVM")  # the failed-over VM is another one
     assert test_vm["connect"] == f"mstsc /v:{test_vm['ips'][0]}"
     assert _answers(test_vm["ips"][0])  # the test VM really runs
     assert drill["lastRequestId"] == "drill-1"

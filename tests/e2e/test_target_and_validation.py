@@ -4,6 +4,7 @@ commit, through the real operator process, the ASR simulator and its loopback Az
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from asr_operator.sim.stack import SimulatedDatacenter
@@ -140,8 +141,10 @@ def test_target_before_failover_and_commit_only_once_the_vm_answers(
     assert not status.get("awaitingApproval")  # the probe is still within its timeout
     assert dc.asr.calls["items.failoverCommit"] == 0
 
-    vm = status["azureVM"]
+    vm = status["azureVM"]  # as ARM's Compute and Network show it
     assert vm["name"] == "app01-dr" and vm["size"] == "Standard_D8s_v3"
+    assert vm["id"].endswith("/providers/Microsoft.Compute/virtualMachines/app01-dr")
+    assert vm["powerState"] == "running"
     assert vm["ips"] and vm["connect"] == f"mstsc /v:{vm['ips'][0]}"
 
     dc.asr.set_vm_answering("app01", True)
@@ -183,3 +186,27 @@ def test_a_vm_that_never_answers_waits_for_a_human(cluster: Cluster, operator: O
     status = cluster.wait_ready("web01")
     assert status["phase"] == "FailedOver"
     assert dc.asr.calls["items.failoverCommit"] == 1
+
+
+def test_automatic_commit_probes_a_vm_whose_recovery_ip_is_dynamic(
+    cluster: Cluster, operator: Operator
+) -> None:
+    """file01 has no static recovery IP: only ARM's NIC knows its address."""
+    dc = operator.dc
+    cluster.create_pvm(
+        "file01",
+        activeSite="Azure",
+        failover={"commit": "Automatic", "validation": {"tcpPorts": [3389], "timeout": "5m"}},
+    )
+    status = cluster.wait_ready("file01", timeout=60)
+    assert status["phase"] == "FailedOver"
+    assert _history(status) == ["Failover", "Commit"]
+    passed = [m for _, r, m in cluster.events("file01") if r == "ValidationPassed"]
+    assert passed and "3389" in passed[0]  # the probe reached the IP ARM's NIC showed
+    vm = status["azureVM"]
+    assert vm["id"].endswith("/providers/Microsoft.Compute/virtualMachines/file01")
+    assert vm["powerState"] == "running" and vm["ips"] and not vm.get("message")
+    # At rest, the VM is not read again: idle cycles cost no ARM read.
+    reads = dc.asr.calls["virtualMachines.get"] + dc.asr.calls["networkInterfaces.get"]
+    time.sleep(4)  # four poll intervals
+    assert dc.asr.calls["virtualMachines.get"] + dc.asr.calls["networkInterfaces.get"] == reads

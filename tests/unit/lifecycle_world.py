@@ -18,6 +18,7 @@ from asr_operator.lifecycle.observed import (
     AsrItem,
     AsrJob,
     AsrTask,
+    AzureVmObserved,
     ComputeSize,
     HyperVDisk,
     HyperVVM,
@@ -70,6 +71,17 @@ STATES: dict[str, tuple[ActiveLocation, frozenset[str]]] = {
 }
 
 
+# The failed-over VM as ARM shows it (azure/compute.py reads it after a failover).
+AZURE_VM = AzureVmObserved(
+    id="/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/web01",
+    name="web01",
+    size="Standard_D2s_v3",
+    power_state="running",
+    os_type="Windows",
+    private_ips=("127.0.0.1",),
+)
+
+
 def item(state: str = "Protected", **changes: object) -> AsrItem:
     loc, ops = STATES[state]
     base = AsrItem(
@@ -84,7 +96,6 @@ def item(state: str = "Protected", **changes: object) -> AsrItem:
         allowed_operations=ops,
         rpo_seconds=30,
         target=TargetSettings(vm_name="web01", size="Standard_D2s_v3"),
-        recovery_vm_ips=("127.0.0.1",) if loc == ActiveLocation.RECOVERY else (),
     )
     return replace(base, **changes)  # type: ignore[arg-type]
 
@@ -444,9 +455,11 @@ class World(Reconciler):
         intent = None
         if w.job_lookup_since is not None:
             intent = tuple(j.view() for j in self.jobs.values() if j.started >= w.job_lookup_since)
+        recovery, _ = machine.azure_vm_reads(self.status, it, job)
         return Observation(
             item=it,
             job=job,
+            azure_vm=AZURE_VM if recovery else None,
             intent_jobs=intent,
             # Only what the lifecycle asked for, so narrow requests are tested too.
             recovery_points=POINTS if w.recovery_points else None,

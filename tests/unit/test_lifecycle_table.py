@@ -19,6 +19,7 @@ from asr_operator.api.protectedvm import (
 from asr_operator.lifecycle import protectedvm as machine
 from asr_operator.lifecycle.observation import Context, Observation, ObservationError
 from asr_operator.lifecycle.observed import (
+    ActiveLocation,
     AsrErrorDetail,
     AsrJob,
     AsrTask,
@@ -60,7 +61,7 @@ from asr_operator.lifecycle.steps import (
     action_from_intent,
     action_to_intent,
 )
-from tests.unit.lifecycle_world import DRILL_NET, P2, POINTS, T0, item, spec, vm
+from tests.unit.lifecycle_world import AZURE_VM, DRILL_NET, P2, POINTS, T0, item, spec, vm
 
 GONE = "0689d0d0-3518-4793-8c98-c26bf94526ff"  # a name no retained point has
 
@@ -72,10 +73,13 @@ def decide(s, obs, status=None, ctx=CTX):  # type: ignore[no-untyped-def]
 
 
 def obs(state: str = "Protected", power: PowerState = PowerState.OFF, **kw: object) -> Observation:
+    it = item(state)
     base: dict[str, object] = {
-        "item": item(state),
+        "item": it,
         "recovery_points": POINTS,
         "hyperv": vm(power),
+        # What ARM shows once the VM runs in Azure (the controller reads it then).
+        "azure_vm": AZURE_VM if it.active_location == ActiveLocation.RECOVERY else None,
     }
     base.update(kw)
     return Observation(**base)  # type: ignore[arg-type]

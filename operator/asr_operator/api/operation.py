@@ -154,10 +154,20 @@ class FailureMemo(ApiModel):
 
 
 class AzureVM(ApiModel):
+    """The failed-over (or test) VM as Azure Resource Manager showed it when last read."""
+
     name: str = ""
+    id: str = Field(default="", description="The VM's ARM resource id.")
     size: str = ""
-    ips: list[str] = Field(default_factory=list)
-    connect: str = ""
+    power_state: str = Field(default="", description="From its instance view, e.g. running.")
+    ips: list[str] = Field(
+        default_factory=list, description="Private IPs of its NICs, primary first."
+    )
+    public_ip_ids: list[str] = Field(
+        default_factory=list, alias="publicIPIds", description="Public IP address resources."
+    )
+    connect: str = Field(default="", description="How to connect (RDP or SSH).")
+    message: str = Field(default="", description="Why it could not be read, if so.")
 
 
 class TestFailoverStatus(ApiModel):

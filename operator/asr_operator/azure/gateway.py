@@ -183,6 +183,20 @@ class AsrGateway:
         except Exception as e:
             raise classify(e) from None
 
+    async def get_resource(self, path: str, api_version: str, **params: str) -> Any:
+        """GET one ARM resource of another provider (azure/compute.py) as plain JSON.
+
+        Same pipeline as ASR's calls: credential, pacing (a read), 429 handling, retries,
+        TLS transport; ARM throttles a principal across providers, so one pacer serves all.
+        """
+        request = HttpRequest("GET", path, params={"api-version": api_version, **params})
+        try:
+            response = await self._client.send_request(request, **self._timeouts)
+            response.raise_for_status()
+            return response.json()
+        except Exception as e:
+            raise classify(e) from None
+
     async def _act(
         self,
         target: tuple[str, str],

@@ -150,10 +150,6 @@ def item_from_sdk(model: Any) -> AsrItem:
     location = _str(props, "activeLocation")
     active = ActiveLocation.RECOVERY if location.lower() == "recovery" else ActiveLocation.PRIMARY
     target = target_settings(details)
-    recovery_ips = tuple(str(ip) for ip in _list(details, "simRecoveryVmIPs"))
-    if not recovery_ips and active == ActiveLocation.RECOVERY:
-        # Real ASR does not report the VM's IP; a static recovery IP is what it gets.
-        recovery_ips = tuple(n.static_ip for n in target.nics if n.static_ip)
     rpo = field_of(details, "rpoInSeconds")
     errors = _list(props, "healthErrors") or _list(props, "replicationHealthErrors")
     return AsrItem(
@@ -175,9 +171,15 @@ def item_from_sdk(model: Any) -> AsrItem:
         failover_recovery_point_id=_str(props, "failoverRecoveryPointId") or None,
         target=target,
         health_errors=tuple(_health_error(e) for e in errors),
-        recovery_vm_ips=recovery_ips,
-        test_vm_ips=tuple(str(ip) for ip in _list(details, "simTestVmIPs")),
-        test_vm_name=_str(details, "simTestVmName"),
+        recovery_nics=_nic_refs(details, "recoveryNicResourceGroupName", "recoveryNicName"),
+        test_nics=_nic_refs(details, "tfoRecoveryNicResourceGroupName", "tfoRecoveryNicName"),
+    )
+
+
+def _nic_refs(details: Any, group: str, name: str) -> tuple[tuple[str, str], ...]:
+    """(resource group, NIC name) of each vmNics entry that names one."""
+    return tuple(
+        (_str(nic, group), _str(nic, name)) for nic in _list(details, "vmNics") if _str(nic, name)
     )
 
 

@@ -13,6 +13,7 @@ from asr_operator.api.common import ManagementPolicy
 from asr_operator.api.protectedvm import ProtectedVMSpec, ProtectedVMStatus
 from asr_operator.api.recoveryplan import PLURAL as PLAN_PLURAL
 from asr_operator.api.recoveryplan import RecoveryPlanSpec, RecoveryPlanStatus
+from asr_operator.azure.compute import AzureVms
 from asr_operator.azure.errors import AsrError
 from asr_operator.azure.observe import arm_segment
 from asr_operator.controllers import kube
@@ -109,6 +110,13 @@ async def observe_vm(
             obs = replace(obs, compute_sizes=tuple(await clients.asr.list_compute_sizes(item)))
     except (AsrError, LookupError, kube.KubeError):
         pass  # what could not be read stays None; the lifecycle waits for it
+    recovery, test = lifecycle.azure_vm_reads(status, item, obs.job)
+    if recovery or test:
+        vms = AzureVms(clients.asr)
+        if recovery:
+            obs = replace(obs, azure_vm=await vms.recovery_vm(item))
+        if test:
+            obs = replace(obs, test_vm=await vms.test_vm(item))
     if wants.hyperv and spec.hyper_v is not None:
         obs = await _observe_hyperv(clients, spec, obs)
     return obs

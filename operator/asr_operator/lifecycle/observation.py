@@ -10,6 +10,7 @@ from asr_operator.lifecycle.observed import (
     AsrItem,
     AsrJob,
     AsrPlan,
+    AzureVmObserved,
     ComputeSize,
     HyperVVM,
     RecoveryPoint,
@@ -40,6 +41,9 @@ class Observation:
     recovery_points: tuple[RecoveryPoint, ...] | None = None
     compute_sizes: tuple[ComputeSize, ...] | None = None
     hyperv: HyperVVM | None = None
+    # The failed-over VM and a drill's test VM as ARM shows them; None when not read.
+    azure_vm: AzureVmObserved | None = None
+    test_vm: AzureVmObserved | None = None
     hyperv_error: ObservationError | None = None
     # A managed RecoveryPlan that owns this item, if any.
     owning_plan: str | None = None

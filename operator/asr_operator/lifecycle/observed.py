@@ -182,12 +182,27 @@ class AsrItem:
     failover_recovery_point_id: str | None = None
     target: TargetSettings = field(default_factory=TargetSettings)
     health_errors: tuple[AsrErrorDetail, ...] = ()
-    # Primary IPs of the failed-over (or test) Azure VM, when ASR's side knows them.
-    recovery_vm_ips: tuple[str, ...] = ()
-    test_vm_ips: tuple[str, ...] = ()
-    test_vm_name: str = ""
+    # The NICs (resource group, name) ASR names for the failed-over VM and for a drill's
+    # test VM (vmNics[].recoveryNicName / tfoRecoveryNicName), when it names them.
+    recovery_nics: tuple[tuple[str, str], ...] = ()
+    test_nics: tuple[tuple[str, str], ...] = ()
     # Recovery plans this item belongs to (names), when known.
     recovery_plans: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AzureVmObserved:
+    """A VM as Azure Resource Manager shows it (Microsoft.Compute and Microsoft.Network)."""
+
+    id: str  # ARM id; the expected one when the VM was not found
+    name: str
+    found: bool = True
+    size: str = ""
+    power_state: str = ""  # from instanceView: "running", "deallocated", ...
+    os_type: str = ""  # "Windows" | "Linux"
+    private_ips: tuple[str, ...] = ()  # primary NIC's primary IP first
+    public_ip_ids: tuple[str, ...] = ()  # publicIPAddress references of its IP configurations
+    error: str = ""  # why it could not be read
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ from asr_operator.lifecycle.observed import (
     AsrItem,
     AsrJob,
     AsrOperation,
+    AzureVmObserved,
     PowerState,
 )
 from asr_operator.lifecycle.prechecks import check_vm
@@ -120,6 +121,30 @@ def needs_fresh_item(wants: Wants, job: AsrJob | None) -> bool:
     """
     running = job is not None and not job.state.terminal
     return wants.fresh_item and not (wants.job_name is not None and running)
+
+
+def azure_vm_reads(
+    status: ProtectedVMStatus, item: AsrItem, job: AsrJob | None
+) -> tuple[bool, bool]:
+    """Which Azure VMs to read from ARM now: (the failed-over VM, a drill's test VM).
+
+    Only when an operation's job has ended, while validating, or when status has not shown
+    the VM yet: a resting object keeps what status shows and reads nothing (idle cost).
+    """
+    op = status.operation
+    ended = op is not None and (job is None or job.state.terminal)
+    check = status.validation
+    validating = check is not None and not check.passed and not check.timed_out
+    shown = status.azure_vm
+    recovery = item.active_location == ActiveLocation.RECOVERY and (
+        ended or validating or shown is None or not shown.id
+    )
+    tf = status.test_failover
+    drill_ended = ended and op is not None and op.type == OperationType.TEST_FAILOVER
+    test = item_state(item) == ItemState.TEST_ACTIVE and (
+        drill_ended or tf is None or tf.test_vm is None or not tf.test_vm.id
+    )
+    return recovery, test
 
 
 # --- The decision ---------------------------------------------------------------------
@@ -232,15 +257,6 @@ class VMMachine(engine.Engine[ProtectedVMSpec, ProtectedVMStatus, ItemState]):
         return None
 
     def enter(self, state: ItemState) -> None:
-        if state == ItemState.TEST_ACTIVE:
-            item = self.item
-            tf_status = self.status.test_failover or TestFailoverStatus()
-            test_vm = AzureVM(
-                name=item.test_vm_name,
-                ips=list(item.test_vm_ips),
-                connect=_connect_hint(list(item.test_vm_ips), self.spec),
-            )
-            self.update(test_failover=tf_status.model_copy(update={"test_vm": test_vm}))
         if state == ItemState.COMMIT_PENDING:
             self.remember_applied_point(self.spec.failover.recovery_point)
 
@@ -350,13 +366,17 @@ class VMMachine(engine.Engine[ProtectedVMSpec, ProtectedVMStatus, ItemState]):
             tgt = tgt.model_copy(update={"in_sync": not diffs, "differences": diffs})
         azure_vm = None
         if site == Site.AZURE:
-            ips = list(item.recovery_vm_ips)
-            azure_vm = AzureVM(
-                name=held.vm_name or item.friendly_name,
-                size=held.size,
-                ips=ips,
-                connect=_connect_hint(ips, self.spec),
-            )
+            shown = self.status.azure_vm
+            if self.obs.azure_vm is not None:
+                azure_vm = _azure_vm(self.obs.azure_vm, self.spec)
+            elif shown is not None and shown.id:
+                azure_vm = shown  # read after the last operation; idle cycles keep it
+            else:
+                azure_vm = AzureVM(name=held.vm_name or item.friendly_name, size=held.size)
+        if self.obs.test_vm is not None:
+            tf_status = self.status.test_failover or TestFailoverStatus()
+            test_vm = _azure_vm(self.obs.test_vm, self.spec)
+            self.update(test_failover=tf_status.model_copy(update={"test_vm": test_vm}))
         rpo, replicated = reported_rpo(self.status.asr, item)
         self.update(
             active_site=site,
@@ -706,13 +726,27 @@ VMMachine.TABLE = {
 }
 
 
-def _connect_hint(ips: list[str], spec: ProtectedVMSpec) -> str:
+def _azure_vm(vm: AzureVmObserved, spec: ProtectedVMSpec) -> AzureVM:
+    ips = list(vm.private_ips)
+    return AzureVM(
+        name=vm.name,
+        id=vm.id,
+        size=vm.size,
+        power_state=vm.power_state,
+        ips=ips,
+        public_ip_ids=list(vm.public_ip_ids),
+        connect=_connect_hint(ips, vm.os_type, spec),
+        message=vm.error,
+    )
+
+
+def _connect_hint(ips: list[str], os_type: str, spec: ProtectedVMSpec) -> str:
+    """RDP for Windows, SSH for Linux (by the OS disk's type, else the probed ports)."""
     if not ips:
         return ""
     ports = spec.failover.validation.tcp_ports if spec.failover.validation else [3389]
-    if 22 in ports and 3389 not in ports:
-        return f"ssh {ips[0]}"
-    return f"mstsc /v:{ips[0]}"
+    linux = os_type.lower() == "linux" if os_type else 22 in ports and 3389 not in ports
+    return f"ssh {ips[0]}" if linux else f"mstsc /v:{ips[0]}"
 
 
 def _next_probe(spec: ProtectedVMSpec, state: ValidationStatus, ctx: Context) -> float:

@@ -16,6 +16,7 @@ from asr_operator.azure import (
     Throttled,
     Transient,
 )
+from asr_operator.azure.compute import AzureVms
 from asr_operator.lifecycle.observed import JobState
 from asr_operator.sim.asr import (
     AsrSimulatorThread,
@@ -171,8 +172,8 @@ async def test_ratelimit_headers_are_sent(sim: AsrSimulatorThread, gateway: AsrG
 
 async def test_bad_input_is_permanent(sim: AsrSimulatorThread, gateway: AsrGateway) -> None:
     it = await item(gateway, "app01")
-    with pytest.raises(Permanent) as err:
-        await gateway.start_apply_recovery_point(it, "")
+    with pytest.raises(Permanent) as err:  # over the definitions' maxLength of 1024
+        await gateway.start_test_failover_cleanup(it, "x" * 1025)
     assert err.value.code == "28004"
 
 
@@ -213,7 +214,8 @@ async def test_http_control_api(sim: AsrSimulatorThread, gateway: AsrGateway) ->
         for _ in range(3):
             await gateway.list_plans()
         await run(gateway, gateway.start_planned_failover(await item(gateway, "web01")))
-        ip = (await item(gateway, "web01")).recovery_vm_ips[0]
+        web = await item(gateway, "web01")
+        ip = (await AzureVms(gateway).recovery_vm(web)).private_ips[0]
         await post("/_sim/vms/web01/answering", {"answering": False})
         assert not answers(ip)
         async with s.get("/_sim/calls", ssl=ctx) as r:

@@ -8,6 +8,7 @@ import socket
 import pytest
 
 from asr_operator.azure import AsrGateway, Conflict, NotAllowed, NotFound
+from asr_operator.azure.compute import AzureVms
 from asr_operator.lifecycle.observed import (
     ActiveLocation,
     JobState,
@@ -87,7 +88,9 @@ async def test_failover_commit_failback_reprotect_cycle(
     assert it.protection_state == "PlannedFailoverCommitRequired"
     assert {"Commit", "ChangePit"} <= it.allowed_operations
     assert it.failover_recovery_point_id
-    assert it.recovery_vm_ips and answers(it.recovery_vm_ips[0])
+    vm = await AzureVms(gateway).recovery_vm(it)  # as ARM's Compute and Network show it
+    assert vm.found and vm.power_state == "running" and answers(vm.private_ips[0])
+    assert vm.id.endswith("/providers/Microsoft.Compute/virtualMachines/app01")
 
     older = (await gateway.list_recovery_points(it))[3]
     await run(gateway, gateway.start_apply_recovery_point(it, older.id))
@@ -109,7 +112,7 @@ async def test_failover_commit_failback_reprotect_cycle(
     await run(gateway, gateway.start_commit(it))
     it = await item(gateway, "app01")
     assert it.allowed_operations == {"ReverseReplicate", "DisableProtection"}
-    assert it.recovery_vm_ips == ()
+    assert not (await AzureVms(gateway).recovery_vm(it)).found  # failback deleted it
     await run(gateway, gateway.start_reprotect(it))
     it = await item(gateway, "app01")
     assert it.protection_state == "Protected"
@@ -178,13 +181,16 @@ async def test_test_failover_and_cleanup(sim: AsrSimulatorThread, gateway: AsrGa
     assert it.protection_state_description == "Cleanup test failover pending"
     assert it.allowed_operations == {"TestFailoverCleanup"}
     assert it.active_location == ActiveLocation.PRIMARY
-    assert it.test_vm_name == "app01-test" and answers(it.test_vm_ips[0])
-    ip = it.test_vm_ips[0]
+    test_vm = await AzureVms(gateway).test_vm(it)  # a VM of its own, found by its NIC
+    assert test_vm.name == "app01-test" and test_vm.power_state == "running"
+    assert answers(test_vm.private_ips[0])
+    assert not (await AzureVms(gateway).recovery_vm(it)).found
+    ip = test_vm.private_ips[0]
     await run(gateway, gateway.start_test_failover_cleanup(it, "drill OK"))
     it = await item(gateway, "app01")
     assert it.allowed_operations == PROTECTED_OPS
     assert it.test_failover_state == "MarkedForDeletion"  # as in the official examples
-    assert it.test_vm_ips == () and not answers(ip)
+    assert not (await AzureVms(gateway).test_vm(it)).found and not answers(ip)
     assert not it.health_errors  # a successful drill clears the 161011 warning
     assert sim.calls["items.testFailover"] == 1
 
@@ -230,7 +236,7 @@ async def test_refusals_are_classified(sim: AsrSimulatorThread, gateway: AsrGate
 
 async def test_vm_can_stop_answering(sim: AsrSimulatorThread, gateway: AsrGateway) -> None:
     await run(gateway, gateway.start_planned_failover(await item(gateway, "web01")))
-    ip = (await item(gateway, "web01")).recovery_vm_ips[0]
+    ip = (await AzureVms(gateway).recovery_vm(await item(gateway, "web01"))).private_ips[0]
     assert answers(ip)
     sim.set_vm_answering("web01", False)
     assert not answers(ip)
@@ -248,7 +254,7 @@ async def test_test_failover_job_can_stay_suspended_until_cleanup(scenario: Scen
             assert job.allowed_actions == {"Cancel", "Resume"}
             it = await item(gw, "app01")
             assert it.allowed_operations == {"TestFailoverCleanup"}
-            assert it.test_vm_ips and answers(it.test_vm_ips[0])
+            assert answers((await AzureVms(gw).test_vm(it)).private_ips[0])
             with pytest.raises(NotAllowed):
                 await gw.resume_job(name)
             await run(gw, gw.start_test_failover_cleanup(it, "done"))

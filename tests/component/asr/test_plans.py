@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from asr_operator.azure import AsrGateway, NotAllowed
+from asr_operator.azure.compute import AzureVms
 from asr_operator.lifecycle.observed import ActiveLocation, AsrJob, AsrTask, JobState
 from asr_operator.sim.asr import AsrSimulatorThread, JobFailure
 from asr_operator.sim.scenario import Plan, Scenario
@@ -113,9 +114,10 @@ async def test_plan_test_failover_and_cleanup(sim: AsrSimulatorThread, gateway: 
     plan = await gateway.get_plan("plan-web")
     assert plan.allowed_operations == {"TestFailoverCleanup"}
     web = await item(gateway, "web01")
-    assert web.test_failover_state == "WaitingForCompletion" and answers(web.test_vm_ips[0])
+    assert web.test_failover_state == "WaitingForCompletion"
+    assert answers((await AzureVms(gateway).test_vm(web)).private_ips[0])
     await run(gateway, gateway.start_plan_test_failover_cleanup("plan-web", "drill done"))
-    assert (await item(gateway, "web01")).test_vm_ips == ()
+    assert not (await AzureVms(gateway).test_vm(await item(gateway, "web01"))).found
     assert (await gateway.get_plan("plan-web")).allowed_operations == {
         "PlannedFailover",
         "UnplannedFailover",

@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from asr_operator.sim.asr import bodies
+from asr_operator.sim.asr import azure_vms, bodies
 from asr_operator.sim.asr.aad import TokenService
 from asr_operator.sim.asr.faults import FaultRule, Faults, JobFailure
 from asr_operator.sim.asr.jobs import SimJob, job_json, operation_status_json
@@ -38,6 +38,10 @@ CONTAINER = rf"{FABRIC}/replicationProtectionContainers/(?P<container>{_SEG})"
 RPI = rf"{CONTAINER}/replicationProtectedItems/(?P<item>{_SEG})"
 PLAN = rf"{VAULT}/replicationRecoveryPlans/(?P<plan>{_SEG})"
 JOB = rf"{VAULT}/replicationJobs/(?P<job>{_SEG})"
+# ARM's Compute and Network resources of the VMs a failover or drill creates (azure_vms.py).
+RG = rf"/subscriptions/(?P<sub>{_SEG})/resourceGroups/(?P<rg>{_SEG})/providers"
+VM = rf"{RG}/Microsoft\.Compute/virtualMachines/(?P<name>{_SEG})"
+NIC = rf"{RG}/Microsoft\.Network/networkInterfaces/(?P<name>{_SEG})"
 
 ITEM_ACTIONS = (
     "plannedFailover",
@@ -95,6 +99,8 @@ ROUTES = [
     _route("POST", rf"{PLAN}/(?P<action>{'|'.join(PLAN_ACTIONS)})", "plans.{action}"),
     _route("GET", rf"{PLAN}/operationresults/(?P<op>{_SEG})", "operationResults.get"),
     _route("GET", rf"{VAULT}/replicationOperationStatus/(?P<op>{_SEG})", "operationStatus.get"),
+    _route("GET", VM, "virtualMachines.get"),
+    _route("GET", NIC, "networkInterfaces.get"),
 ]
 
 
@@ -200,10 +206,16 @@ class Arm:
             early = await self._apply_fault(request, fault)
             if early is not None:
                 return early
-        sub, rg, vault_name = params["sub"], params["rg"], params["vault"]
+        sub, rg, vault_name = params["sub"], params["rg"], params.get("vault")
         sc = self.vault.scenario
         try:
-            if (
+            if not request.query.get("api-version"):
+                raise Refusal(
+                    400,
+                    "MissingApiVersionParameter",
+                    "The api-version query parameter (?api-version=) is required for all requests.",
+                )
+            if vault_name is not None and (
                 sub.lower() != sc.subscription_id.lower()
                 or rg.lower() != sc.resource_group.lower()
                 or vault_name.lower() != sc.vault.lower()
@@ -245,6 +257,11 @@ class Arm:
     ) -> web.StreamResponse:
         v = self.vault
         group, _, verb = operation.partition(".")
+        if operation == "virtualMachines.get":
+            expand = request.query.get("$expand", "")
+            return web.json_response(azure_vms.vm_json(v, p["sub"], p["rg"], p["name"], expand))
+        if operation == "networkInterfaces.get":
+            return web.json_response(azure_vms.nic_json(v, p["sub"], p["rg"], p["name"]))
         if group == "fabrics":
             if verb == "list":
                 return self._page(request, [bodies.fabric_json(v, f) for f in v.fabrics()])

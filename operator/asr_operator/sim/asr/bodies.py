@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from asr_operator.sim.asr.azure_vms import recovery_vm, test_vm
 from asr_operator.sim.asr.jobs import SimJob, utcnow, wire_time
 from asr_operator.sim.asr.states import (
     AZURE_CONTAINER_NAME,
@@ -58,6 +59,7 @@ def item_json(vault: Vault, item: Item) -> dict[str, Any]:
     replicated = datetime.now(UTC) - timedelta(seconds=rpo) if item.replicating else last_rp
     vid = item.vm_id
     t = item.target
+    recovery, test = recovery_vm(vault, item), test_vm(vault, item)
     storage = (
         f"/subscriptions/{sc.subscription_id}/resourceGroups/{sc.resource_group}"
         "/providers/Microsoft.Storage/storageAccounts/asrcache01"
@@ -124,14 +126,17 @@ def item_json(vault: Vault, item: Item) -> dict[str, Any]:
                 "tfoVMNetworkId": None,
                 "tfoNetworkSecurityGroupId": "",
                 "enableAcceleratedNetworkingOnTfo": None,
-                "recoveryNicName": None,
-                "recoveryNicResourceGroupName": None,
+                # The NICs a failover and a drill created (azure_vms.py): the first NIC.
+                "recoveryNicName": recovery.nic_name if recovery and i == 0 else None,
+                "recoveryNicResourceGroupName": recovery.resource_group
+                if recovery and i == 0
+                else None,
                 "reuseExistingNic": False,
-                "tfoRecoveryNicName": None,
-                "tfoRecoveryNicResourceGroupName": None,
+                "tfoRecoveryNicName": test.nic_name if test and i == 0 else None,
+                "tfoRecoveryNicResourceGroupName": test.resource_group if test and i == 0 else None,
                 "tfoReuseExistingNic": False,
             }
-            for nic in t.nics
+            for i, nic in enumerate(t.nics)
         ],
         "selectedRecoveryAzureNetworkId": t.network_id,
         "selectedSourceNicId": t.nics[0]["nicId"] if t.nics else None,
@@ -160,10 +165,6 @@ def item_json(vault: Vault, item: Item) -> dict[str, Any]:
         "targetManagedDiskTags": {},
         "targetNicTags": {},
         "protectedManagedDisks": [],
-        # Simulator-only, read-only: where the booted Azure VMs answer (docs/simulator.md).
-        "simRecoveryVmIPs": list(item.recovery_vm_ips) if item.recovery_booted else [],
-        "simTestVmIPs": list(item.test_vm_ips) if item.test_booted else [],
-        "simTestVmName": f"{t.vm_name}-test" if item.test_booted else "",
     }
     health_errors: list[dict[str, Any]] = []
     if item.last_tfo_time is None:

@@ -35,6 +35,9 @@ from asr_operator.sim.asr.vm_endpoints import VmEndpoints
 from asr_operator.sim.datacenter import Datacenter
 from asr_operator.sim.scenario import VM, ComputeSizeSpec, Plan, Scenario, stable_id
 
+# TestFailoverCleanupInputProperties.comments: maxLength in the definitions.
+CLEANUP_COMMENT_MAX = 1024
+
 # --- items ------------------------------------------------------------------------------
 
 
@@ -739,6 +742,8 @@ class Vault:
 
     def test_failover_cleanup(self, item: Item, body: dict[str, Any]) -> SimJob:
         props = _props(body)
+        if len(str(props.get("comments") or "")) > CLEANUP_COMMENT_MAX:
+            raise bad_input(f"comments may hold at most {CLEANUP_COMMENT_MAX} characters.")
         self._check_item(item, "TestFailoverCleanup")
         tasks = [
             SimTask(
@@ -821,10 +826,9 @@ class Vault:
         if not props.get("providerSpecificDetails"):
             raise bad_input("providerSpecificDetails is required.")
         rp_id = str(props.get("recoveryPointId") or "")
-        if not rp_id:
-            raise bad_input("recoveryPointId is required.")
         self._check_item(item, "ChangePit")
-        rp = self._resolve_rp(item, rp_id)
+        # The definitions make recoveryPointId optional; without it, the latest point.
+        rp = self._resolve_rp(item, rp_id or None)
         tasks = [
             SimTask(
                 "ChangePitPreflightChecksTask",
@@ -954,7 +958,13 @@ class Vault:
         return list(PLAN_ALLOWED[phases.pop()])
 
     def plan_action(self, plan: PlanState, action: str, body: dict[str, Any]) -> SimJob:
-        props = _props(body, required=action in ("unplannedFailover", "testFailover"))
+        props = _props(
+            body, required=action in ("plannedFailover", "unplannedFailover", "testFailover")
+        )
+        if action in ("plannedFailover", "unplannedFailover", "testFailover") and not props.get(
+            "failoverDirection"
+        ):
+            raise bad_input("failoverDirection is required.")
         direction = str(props.get("failoverDirection") or "PrimaryToRecovery")
         details_list = props.get("providerSpecificDetails") or []
         if not isinstance(details_list, list):
