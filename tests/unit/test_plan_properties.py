@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from asr_operator.api import operation as api
 from asr_operator.api.conditions import ConditionType, get_condition
+from asr_operator.api.operation import OperationType
 from asr_operator.lifecycle import recoveryplan as machine
 from asr_operator.lifecycle import steps
 from asr_operator.lifecycle.observation import Context
@@ -183,7 +184,11 @@ def stop_faults(world: PlanWorld, site: str) -> None:
     if running is not None:
         running.fail_vm, running.fail_job = "", False
     world.repair()  # restart a plan job that failed for some VMs
-    if site == "OnPremises" or (running and isinstance(running.action, steps.StartPlanFailback)):
+    held = world.status.operation
+    failing_back = (running and isinstance(running.action, steps.StartPlanFailback)) or (
+        held is not None and held.type == OperationType.FAILBACK  # it may still land, or be sent
+    )
+    if site == "OnPremises" or failing_back:
         world.power = dict.fromkeys(MEMBERS, PowerState.OFF)  # turned off again
     world.edit({"activeSite": site, "managementPolicy": "Full"})
 
