@@ -94,6 +94,7 @@ def write_status(
 
 
 def awaiting_commit() -> ProtectedVMStatus:
+    now = datetime.now(UTC).replace(microsecond=0)  # "ago" is read against the clock
     return ProtectedVMStatus(
         phase=Phase.AWAITING_COMMIT,
         active_site="Azure",
@@ -101,7 +102,7 @@ def awaiting_commit() -> ProtectedVMStatus:
             action=ApprovalAction.COMMIT,
             token="commit-1a2b3c4d",
             message="web01 runs in Azure; commit the failover.",
-            since=NOW - timedelta(minutes=5),
+            since=now - timedelta(minutes=5),
         ),
         asr=AsrObserved(rpo_seconds=42, replication_health="Normal"),
         history=[
@@ -109,8 +110,8 @@ def awaiting_commit() -> ProtectedVMStatus:
                 run_id="r1",
                 type=OperationType.FAILOVER,
                 result=OperationResult.SUCCEEDED,
-                started_at=NOW - timedelta(minutes=9),
-                ended_at=NOW - timedelta(minutes=5),
+                started_at=now - timedelta(minutes=9),
+                ended_at=now - timedelta(minutes=5),
                 duration_seconds=252,
                 job_name="job-fo-1",
                 recovery_point="Latest",
