@@ -212,9 +212,14 @@ class Subject:
             if settled and resting and done(status):
                 return True
             time.sleep(0.3)
-        self.run.violation(
-            f"{self.name}: did not reach {phase} in time: {self.body().get('status')}"
-        )
+        last = self.body().get("status") or {}
+        stall = next((c for c in last.get("conditions") or [] if c["type"] == "Stalled"), {})
+        if stall.get("status") == "True" and stall.get("reason") and stall.get("message"):
+            self.stalled = f"{stall['reason']}: {stall['message']}"  # at rest, with a reason
+            with self.run.lock:
+                self.run.report.stalls[str(stall["reason"])] += 1
+            return False
+        self.run.violation(f"{self.name}: did not reach {phase} in time: {last}")
         return False
 
     def answer(self, reason: str, message: str) -> bool:
