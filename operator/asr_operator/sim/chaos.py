@@ -213,7 +213,9 @@ class Subject:
                 return True
             time.sleep(0.3)
         last = self.body().get("status") or {}
-        stall = next((c for c in last.get("conditions") or [] if c["type"] == "Stalled"), {})
+        stall: dict[str, Any] = next(
+            (c for c in last.get("conditions") or [] if c["type"] == "Stalled"), {}
+        )
         if stall.get("status") == "True" and stall.get("reason") and stall.get("message"):
             self.stalled = f"{stall['reason']}: {stall['message']}"  # at rest, with a reason
             with self.run.lock:
