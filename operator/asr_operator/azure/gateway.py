@@ -23,6 +23,7 @@ from azure.core.rest import HttpRequest
 from azure.mgmt.recoveryservicessiterecovery import models as m
 from azure.mgmt.recoveryservicessiterecovery.aio import SiteRecoveryManagementClient
 
+from asr_operator import metrics
 from asr_operator.azure.config import AsrConfig
 from asr_operator.azure.credentials import build_credential
 from asr_operator.azure.errors import AsrError, NotFound, OutcomeUnknown, Transient, classify
@@ -101,6 +102,7 @@ class AsrGateway:
             RateLimit(*config.read_pace) if config.read_pace else None,
             RateLimit(*config.write_pace) if config.write_pace else None,
             throttle_retries=config.throttle_retries,
+            vault=config.vault_name,
         )
         kwargs["custom_hook_policy"] = self.pacing
         self._client = SiteRecoveryManagementClient(
@@ -541,6 +543,7 @@ class AsrGateway:
         that ASR no longer knows are missing from the result.
         """
         wanted = list(dict.fromkeys(names))
+        metrics.JOB_POLLS.labels(self._vault).inc()
         result: dict[str, AsrJob] = {}
         for name in wanted:
             if name not in self._job_since:

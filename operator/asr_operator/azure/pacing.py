@@ -21,9 +21,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import AsyncHTTPPolicy, CustomHookPolicy
+
+from asr_operator import metrics
 
 # Per-call keyword (SDK kwargs reach the pipeline context): a higher value is paced first.
 PRIORITY_OPTION = "asr_operator_priority"
@@ -136,9 +139,14 @@ class PacingPolicy(AsyncHTTPPolicy[Any, Any]):
     """
 
     def __init__(
-        self, reads: RateLimit | None, writes: RateLimit | None, throttle_retries: int = 3
+        self,
+        reads: RateLimit | None,
+        writes: RateLimit | None,
+        throttle_retries: int = 3,
+        vault: str = "",
     ) -> None:
         super().__init__()
+        self.vault = vault  # the label of this policy's requests in the metrics
         self.reads = TokenBucket(reads) if reads else None
         self.writes = TokenBucket(writes) if writes else None
         self.throttle_retries = throttle_retries
@@ -159,16 +167,26 @@ class PacingPolicy(AsyncHTTPPolicy[Any, Any]):
         priority = int(request.context.options.pop(PRIORITY_OPTION, 0))
         bucket = self.bucket_for(request.http_request.method)
         slots = self.slots_for(request.http_request.method)
+        method = request.http_request.method.upper()
+        operation = operation_of(request.http_request.url)
         attempt = 0
         while True:
             await slots.acquire(priority)
             try:
                 if bucket is not None:
+                    waiting = time.monotonic()
                     await bucket.acquire(priority)
-                response = await self.next.send(request)
+                    self._waited(time.monotonic() - waiting)
+                try:
+                    response = await self.next.send(request)
+                except BaseException:
+                    self._count(method, operation, 0)
+                    raise
             finally:
                 slots.release()
-            if response.http_response.status_code != 429:
+            code = response.http_response.status_code
+            self._count(method, operation, code)
+            if code != 429:
                 break
             self.throttled_responses += 1
             retry_after = _retry_after(response)
@@ -179,8 +197,31 @@ class PacingPolicy(AsyncHTTPPolicy[Any, Any]):
             attempt += 1
             if bucket is None:
                 await asyncio.sleep(retry_after)
+                self._waited(retry_after)
         self._hooks.on_response(request, response)
         return response
+
+    def _count(self, method: str, operation: str, code: int) -> None:
+        metrics.ARM_REQUESTS.labels(self.vault, method, operation, str(code)).inc()
+
+    def _waited(self, seconds: float) -> None:
+        if seconds > 0:
+            metrics.THROTTLE_WAIT_SECONDS.labels(self.vault).inc(seconds)
+
+
+def operation_of(url: str) -> str:
+    """A bounded label for an ARM request: the resource type or action its path ends in.
+
+    ARM paths alternate type and name after the provider namespace: an even count ends
+    in a name (one resource: its type), an odd count in a collection or an action.
+    """
+    parts = [p for p in urlsplit(url).path.split("/") if p]
+    lowered = [p.lower() for p in parts]
+    if "providers" in lowered:
+        parts = parts[len(lowered) - lowered[::-1].index("providers") + 1 :]
+    if not parts:
+        return ""
+    return parts[-2] if len(parts) % 2 == 0 else parts[-1]
 
 
 def _retry_after(response: PipelineResponse[Any, Any]) -> float:

@@ -179,11 +179,6 @@ class Cycle(Generic[SpecT, StatusT]):
             ready = get_condition(after.conditions, ConditionType.READY)
             message = ready.message if ready else ""
             kopf.event(self._ref, type="Normal", reason=str(after.phase), message=message)
-        labels = (self.kind.kind, self.namespace, self.name)
-        if _stall_reason(before):
-            metrics.STALLED.remove(*labels, _stall_reason(before))
-        if _stall_reason(after):
-            metrics.STALLED.labels(*labels, _stall_reason(after)).set(1)
 
 
 def _stall_reason(status: OperationalStatus) -> str:
@@ -254,7 +249,7 @@ async def reconcile(
         obs = Observation(vault_ready=False, vault_message=str(e))
     if clients is not None:
         obs = await kind.observe(clients, spec, cycle.status, namespace, name)
-        _export_rpo(kind.kind, namespace, name, obs)
+        metrics.export_observation(kind.kind, namespace, name, obs)
     ctx = cycle.context(clients)
     before = cycle.status
     decision = kind.decide(spec, cycle.status, obs, ctx)
@@ -262,6 +257,7 @@ async def reconcile(
         return WRITE_RETRY  # the intent is not persisted: act on nothing
     cycle.post(decision.events)
     cycle.post_transition(before, decision.status)
+    metrics.export_status(kind.kind, namespace, name, decision.status)
     _count_completions(before, decision.status)
     step = decision.step
     outcome: Outcome | None = None
@@ -281,6 +277,7 @@ async def reconcile(
     if not await cycle.write(status):
         return WRITE_RETRY
     cycle.post(events)
+    metrics.export_status(kind.kind, namespace, name, status)
     return delay
 
 
@@ -295,18 +292,7 @@ async def _refuse_spec(kind: Kind[SpecT, StatusT], body: dict[str, Any], message
     )
     if await cycle.write(status):
         cycle.post_transition(before, status)
-
-
-def _export_rpo(kind: str, namespace: str, name: str, obs: Observation) -> None:
-    """The live RPO goes to the metric on every cycle; status shows it only now and then."""
-    if obs.item is not None:
-        rpo = obs.item.rpo_seconds
-    else:
-        rpo = max((m.rpo_seconds for m in obs.members if m.rpo_seconds is not None), default=None)
-    if rpo is not None:
-        metrics.RPO_SECONDS.labels(kind, namespace, name).set(rpo)
-    elif obs.item is not None or obs.plan is not None:
-        metrics.forget(kind, namespace, name)
+        metrics.export_status(kind.kind, cycle.namespace, cycle.name, status)
 
 
 def _count_completions(before: OperationalStatus, after: OperationalStatus) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import kopf
 
+from asr_operator import metrics
 from asr_operator.api.common import GROUP, VERSION
 from asr_operator.api.conditions import ConditionStatus, ConditionType, Reason, set_condition
 from asr_operator.api.vault import PLURAL, HostStatus, SiteRecoveryVaultStatus
@@ -59,6 +60,7 @@ async def check(vaults: Registry, namespace: str, name: str, body: dict[str, Any
         reason = Reason.AUTHENTICATION_FAILED if e.status in (401, 403) else Reason.ARM_UNREACHABLE
         ready = (ConditionStatus.FALSE, reason, f"ASR vault check failed: {e}")
     conds = set_condition(conds, ConditionType.READY, *ready, generation, now)
+    metrics.vault_checked(namespace, name, ready[0] == ConditionStatus.TRUE)
     if not hosts:
         h = (ConditionStatus.TRUE, Reason.NO_HOSTS, "No Hyper-V hosts to check.")
     elif all(x.reachable for x in hosts):
@@ -99,6 +101,12 @@ async def vault_timer(
     namespace: str | None, name: str, body: Any, memo: kopf.Memo, **_: Any
 ) -> None:
     await check(registry(memo), str(namespace), name, dict(body))
+
+
+@kopf.on.delete(GROUP, VERSION, PLURAL, optional=True)
+async def vault_deleted(namespace: str | None, name: str, **_: Any) -> None:
+    """No finalizer of ours on a vault: this only drops its series when it goes."""
+    metrics.forget_vault(str(namespace), name)
 
 
 # Where `asr-operator run` leaves its CallLimits in kopf's memo.
