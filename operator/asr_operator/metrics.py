@@ -50,6 +50,12 @@ RECONCILE_SECONDS = Histogram(
     ["kind"],
 )
 
+LEADER = Gauge(
+    "asr_operator_leader",
+    "1 while this replica acts (holds the leader Lease, or runs without leader election); "
+    "0 while it waits as a standby.",
+)
+
 # -- per object -------------------------------------------------------------------------
 
 STALLED = Gauge(

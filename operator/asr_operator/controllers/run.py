@@ -5,16 +5,24 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
+import uuid
 from collections.abc import Sequence
+from contextlib import nullcontext
 
 import kopf
+import kubernetes.client
 import kubernetes.config
 
+from asr_operator import metrics
 from asr_operator.api.common import GROUP
 from asr_operator.azure.config import CallLimits
+from asr_operator.controllers import leadership
+from asr_operator.controllers.leadership import LeaseConfig
 
 FINALIZER = f"{GROUP}/finalizer"
 AZURE_LOG_ENV = "ASR_OPERATOR_AZURE_LOG_LEVEL"
+POD_NAME_ENV, POD_NAMESPACE_ENV = "POD_NAME", "POD_NAMESPACE"
 LOG_FORMATS = {
     "plain": kopf.LogFormat.PLAIN,
     "full": kopf.LogFormat.FULL,
@@ -72,6 +80,48 @@ def parser() -> argparse.ArgumentParser:
         f"request and response (default warning, or ${AZURE_LOG_ENV})",
     )
     p.add_argument("--watch-timeout", type=int, default=300, help="seconds per watch request")
+    election = p.add_argument_group(
+        "leader election", "run several replicas, of which only the Lease holder acts"
+    )
+    election.add_argument(
+        "--leader-election",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="act only while holding a coordination.k8s.io Lease (default off; on in the "
+        "Helm chart and kustomize install)",
+    )
+    election.add_argument("--lease-name", default="asr-operator", help="the Lease's name")
+    election.add_argument(
+        "--lease-namespace",
+        default=os.environ.get(POD_NAMESPACE_ENV, ""),
+        help=f"the Lease's namespace (default ${POD_NAMESPACE_ENV}, the pod's own)",
+    )
+    election.add_argument(
+        "--lease-identity",
+        default=os.environ.get(POD_NAME_ENV, ""),
+        help=f"holderIdentity written to the Lease (default ${POD_NAME_ENV}, else the host "
+        "name and a random suffix)",
+    )
+    defaults = LeaseConfig("", "", "")
+    election.add_argument(
+        "--lease-duration",
+        type=float,
+        default=defaults.lease_duration,
+        help="seconds a standby waits after the Lease last changed before taking it",
+    )
+    election.add_argument(
+        "--renew-deadline",
+        type=float,
+        default=defaults.renew_deadline,
+        help="seconds the leader keeps trying to renew before it exits (less than "
+        "--lease-duration)",
+    )
+    election.add_argument(
+        "--retry-period",
+        type=float,
+        default=defaults.retry_period,
+        help="seconds between renewals, and between a standby's attempts",
+    )
     limits = CallLimits()
     p.add_argument(
         "--arm-timeout",
@@ -105,8 +155,6 @@ def main(argv: Sequence[str]) -> int:
     except kubernetes.config.ConfigException:
         kubernetes.config.load_kube_config()  # type: ignore[no-untyped-call]
     if args.metrics_port:
-        from asr_operator import metrics
-
         metrics.serve(args.metrics_port, args.metrics_address)
     # Registers the handlers with kopf's default registry.
     from asr_operator.controllers import (  # noqa: F401
@@ -119,13 +167,44 @@ def main(argv: Sequence[str]) -> int:
     limits = CallLimits(read_timeout=args.arm_timeout, request_lifetime=args.request_lifetime)
     if limits.request_lifetime < limits.read_timeout:
         raise SystemExit("--request-lifetime must be at least --arm-timeout")
-
-    kopf.run(
-        standalone=True,
-        clusterwide=args.all_namespaces,
-        namespaces=args.namespace,
-        liveness_endpoint=args.liveness or None,
-        settings=settings(args.watch_timeout),
-        memo=kopf.Memo({vaults.LIMITS_KEY: limits}),
-    )
+    elector = _elector(args) if args.leader_election else None
+    renewer: leadership.Renewer | None = None
+    if elector is not None:
+        metrics.LEADER.set(0)
+        with leadership.StandbyHealth(args.liveness) if args.liveness else nullcontext():
+            elector.acquire()  # no handler runs before this replica holds the Lease
+        renewer = leadership.Renewer(elector)
+        renewer.start()
+    metrics.LEADER.set(1)
+    try:
+        kopf.run(
+            standalone=True,
+            clusterwide=args.all_namespaces,
+            namespaces=args.namespace,
+            liveness_endpoint=args.liveness or None,
+            settings=settings(args.watch_timeout),
+            memo=kopf.Memo({vaults.LIMITS_KEY: limits}),
+        )
+    finally:
+        if renewer is not None and elector is not None:
+            renewer.stop()
+            renewer.join()
+            elector.release()
     return 0
+
+
+def _elector(args: argparse.Namespace) -> leadership.Elector:
+    if not args.lease_namespace:
+        raise SystemExit(f"--leader-election needs --lease-namespace (or ${POD_NAMESPACE_ENV})")
+    try:
+        config = leadership.LeaseConfig(
+            name=args.lease_name,
+            namespace=args.lease_namespace,
+            identity=args.lease_identity or f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}",
+            lease_duration=args.lease_duration,
+            renew_deadline=args.renew_deadline,
+            retry_period=args.retry_period,
+        )
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
+    return leadership.Elector(config, kubernetes.client.CoordinationV1Api())

@@ -147,6 +147,17 @@ def builtin_types() -> list[ResourceType]:
                 Column("Message", "string", ".note"),
             ),
         ),
+        # Leader election (asr-operator run --leader-election): a replace must carry the
+        # resourceVersion it read, or be refused with 409, as in the real API server.
+        ResourceType(
+            "coordination.k8s.io",
+            "v1",
+            "leases",
+            "lease",
+            "Lease",
+            True,
+            columns=(NAME_COLUMN, Column("Holder", "string", ".spec.holderIdentity"), AGE_COLUMN),
+        ),
         ResourceType(
             CRD_GROUP,
             "v1",
