@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit crds clean
+.PHONY: demo test lint typecheck unit crds monitoring clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ unit: $(STAMP)
 ## crds: regenerate crds/ (and its copies for kustomize and Helm) from the typed API
 crds: $(STAMP)
 	for d in crds deploy/crds charts/asr-operator/files/crds; do $(BIN)/asr-operator crds --output-dir $$d; done
+
+## monitoring: regenerate the alert rules and dashboard (deploy/monitoring and the chart)
+monitoring: $(STAMP)
+	$(BIN)/python -m asr_operator.monitoring
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -23,7 +23,12 @@ COMMAND = [
     "9090",
     "--log-format",
     "json",
+    "--leader-election",
+    "--lease-name",
+    "asr-operator",
 ]
+# Leader election, in the operator's own namespace.
+LEASE_RULES: Rules = {("coordination.k8s.io", "leases"): {"get", "create", "update"}}
 
 # Cluster-scoped reads kopf needs in every mode.
 SCAN_RULES: Rules = {
@@ -41,9 +46,31 @@ RESOURCE_RULES: Rules = {
 }
 
 
-def one(docs: list[Manifest] | tuple[Manifest, ...], kind: str) -> Manifest:
-    (found,) = [d for d in docs if d["kind"] == kind]
+def one(docs: list[Manifest] | tuple[Manifest, ...], kind: str, namespace: str = "") -> Manifest:
+    (found,) = [
+        d for d in docs if d["kind"] == kind and namespace in ("", d["metadata"].get("namespace"))
+    ]
     return found
+
+
+def assert_leader_election(docs: list[Manifest] | tuple[Manifest, ...]) -> None:
+    """Two replicas, rolling updates, and a Lease the pod may write in its namespace."""
+    deployment = one(docs, "Deployment")
+    namespace = deployment["metadata"]["namespace"]
+    spec = deployment["spec"]
+    assert spec["replicas"] == 2
+    assert spec["strategy"]["type"] == "RollingUpdate"
+    (container,) = spec["template"]["spec"]["containers"]
+    args = assert_command_parses(container["command"])
+    assert args.leader_election
+    env = {e["name"]: e.get("valueFrom", {}).get("fieldRef", {}) for e in container["env"]}
+    assert env["POD_NAME"] == {"fieldPath": "metadata.name"}
+    assert env["POD_NAMESPACE"] == {"fieldPath": "metadata.namespace"}
+    role = one(docs, "Role", namespace)
+    assert rules_of(role) == LEASE_RULES
+    binding = one(docs, "RoleBinding", namespace)
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"][0]["name"] == spec["template"]["spec"]["serviceAccountName"]
 
 
 def rules_of(role: Manifest) -> Rules:
@@ -59,10 +86,8 @@ def rules_of(role: Manifest) -> Rules:
 
 
 def assert_restricted_pod(deployment: Manifest) -> None:
-    """One replica, Recreate, and a pod that meets the "restricted" Pod Security Standard."""
+    """A pod that meets the "restricted" Pod Security Standard."""
     spec = deployment["spec"]
-    assert spec["replicas"] == 1
-    assert spec["strategy"] == {"type": "Recreate"}
     pod = spec["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["runAsUser"] == 65532

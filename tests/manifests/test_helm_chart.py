@@ -26,12 +26,14 @@ from tests.manifests.install_objects import (
     SCAN_RULES,
     Manifest,
     assert_command_parses,
+    assert_leader_election,
     assert_restricted_pod,
     one,
     rules_of,
 )
 
 CHART = ROOT / "charts" / "asr-operator"
+NS = "asr-operator"  # the release's namespace
 CLIENT_ID = "33333333-4444-5555-6666-777777777777"
 
 
@@ -85,14 +87,17 @@ def test_defaults_render_the_kustomize_install() -> None:
     assert kinds == sorted(
         ["CustomResourceDefinition"] * 3
         + ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment", "Service"]
+        + ["Role", "RoleBinding"]
     )
     deployment = one(docs, "Deployment")
     assert_restricted_pod(deployment)
+    assert_leader_election(docs)
     pod = deployment["spec"]["template"]
     assert pod["metadata"]["labels"]["azure.workload.identity/use"] == "true"
     (container,) = pod["spec"]["containers"]
     assert container["image"] == IMAGE
-    assert container["command"] == COMMAND
+    lease_flags = ["--lease-duration", "15", "--renew-deadline", "10", "--retry-period", "2"]
+    assert container["command"] == [*COMMAND, *lease_flags]
     assert assert_command_parses(COMMAND).all_namespaces
     assert {"name": "AZURE_TOKEN_CREDENTIALS", "value": "WorkloadIdentityCredential"} in (
         container["env"]
@@ -122,13 +127,13 @@ def test_watch_namespaces_uses_roles() -> None:
         rbac={"secretNames": ["hv-winrm", "asr-sp"]},
     )
     assert rules_of(one(docs, "ClusterRole")) == SCAN_RULES
-    roles = [d for d in docs if d["kind"] == "Role"]
+    roles = [d for d in docs if d["kind"] == "Role" and d["metadata"]["namespace"] != NS]
     assert sorted(r["metadata"]["namespace"] for r in roles) == ["dr", "dr-east"]
     for role in roles:
         assert rules_of(role) == RESOURCE_RULES
         (secrets,) = [r for r in role["rules"] if r["resources"] == ["secrets"]]
         assert secrets["resourceNames"] == ["hv-winrm", "asr-sp"]
-    bindings = [d for d in docs if d["kind"] == "RoleBinding"]
+    bindings = [d for d in docs if d["kind"] == "RoleBinding" and d["metadata"]["namespace"] != NS]
     assert sorted(b["metadata"]["namespace"] for b in bindings) == ["dr", "dr-east"]
     (container,) = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
     assert "--all-namespaces" not in container["command"]
@@ -179,3 +184,38 @@ def test_service_monitor() -> None:
     assert (
         monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
     )
+
+
+def test_leader_election_disabled_runs_one_replica_with_recreate() -> None:
+    docs = render(leaderElection={"enabled": False}, replicaCount=1)
+    spec = one(docs, "Deployment")["spec"]
+    assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
+    (container,) = spec["template"]["spec"]["containers"]
+    assert not assert_command_parses(container["command"]).leader_election
+    assert not [d for d in docs if d["kind"] == "Role"]
+
+
+def test_two_replicas_without_leader_election_are_refused() -> None:
+    helm = pytest.importorskip("helm_python")
+    with pytest.raises(helm.HelmError, match="leaderElection"):
+        render(leaderElection={"enabled": False})
+
+
+def test_prometheus_rule_and_dashboard() -> None:
+    from asr_operator import monitoring
+
+    thresholds = {"rpoThresholdSeconds": 600, "approvalWaitHours": 2, "drillMaxAgeDays": 30}
+    docs = render(
+        metrics={
+            "prometheusRule": {"enabled": True, "labels": {"release": "prom"}, **thresholds},
+            "grafanaDashboard": {"enabled": True},
+        }
+    )
+    rule = one(docs, "PrometheusRule")
+    assert rule["metadata"]["labels"]["release"] == "prom"
+    values = {k: str(v) for k, v in thresholds.items()}
+    assert rule["spec"]["groups"][0]["rules"] == monitoring.alert_rules(values)
+    board = one(docs, "ConfigMap")
+    assert board["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert json.loads(board["data"]["asr-operator.json"]) == monitoring.dashboard()
+    assert not [d for d in render() if d["kind"] in ("PrometheusRule", "ConfigMap")]

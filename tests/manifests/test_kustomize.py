@@ -21,6 +21,7 @@ from tests.manifests.install_objects import (
     SCAN_RULES,
     Manifest,
     assert_command_parses,
+    assert_leader_election,
     assert_restricted_pod,
     one,
     rules_of,
@@ -54,7 +55,7 @@ def test_objects_and_namespace() -> None:
     assert kinds == sorted(
         ["CustomResourceDefinition"] * 3
         + ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"]
-        + ["Deployment", "Service"]
+        + ["Role", "RoleBinding", "Deployment", "Service"]
     )
     cluster_scoped = {"CustomResourceDefinition", "Namespace", "ClusterRole", "ClusterRoleBinding"}
     for doc in docs:
@@ -70,6 +71,7 @@ def test_objects_and_namespace() -> None:
 def test_deployment() -> None:
     deployment = one(build("deploy"), "Deployment")
     assert_restricted_pod(deployment)
+    assert_leader_election(build("deploy"))
     pod = deployment["spec"]["template"]
     assert pod["metadata"]["labels"]["azure.workload.identity/use"] == "true"
     assert pod["spec"]["serviceAccountName"] == "asr-operator"
@@ -92,13 +94,11 @@ def test_cluster_role_is_least_privilege() -> None:
 def test_namespaced_overlay() -> None:
     docs = build("deploy/namespaced")
     assert rules_of(one(docs, "ClusterRole")) == SCAN_RULES
-    role = one(docs, "Role")
-    assert role["metadata"]["namespace"] == "dr"
+    role = one(docs, "Role", "dr")
     assert rules_of(role) == RESOURCE_RULES
     (secrets,) = [r for r in role["rules"] if r["resources"] == ["secrets"]]
     assert secrets["resourceNames"]
-    binding = one(docs, "RoleBinding")
-    assert binding["metadata"]["namespace"] == "dr"
+    binding = one(docs, "RoleBinding", "dr")
     assert binding["subjects"][0]["namespace"] == "asr-operator"
     (container,) = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
     assert "--all-namespaces" not in container["command"]
