@@ -60,9 +60,11 @@ def test_every_family_during_a_failover(dc: SimulatedDatacenter, tmp_path: Path)
 
         status = cluster.wait_for("web01", lambda s: s.get("awaitingApproval"), what="the gate")
         samples = wait_until(
-            lambda: (s := scrape(port))
-            and of(s, "asr_operator_awaiting_approval", name="web01") == [1]
-            and s,
+            lambda: (
+                (s := scrape(port))
+                and of(s, "asr_operator_awaiting_approval", name="web01") == [1]
+                and s
+            ),
             what="the gate in the metrics",
         )
         web01, app01 = {**pvm, "name": "web01"}, {**pvm, "name": "app01"}

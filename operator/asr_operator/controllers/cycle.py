@@ -26,7 +26,7 @@ from asr_operator.api.common import GROUP, VERSION, refusal
 from asr_operator.api.conditions import ConditionType, Reason, get_condition
 from asr_operator.api.operation import ABANDON_ANNOTATION, OperationalStatus, Phase
 from asr_operator.azure.config import CallLimits
-from asr_operator.controllers import kube, perform
+from asr_operator.controllers import journal, kube, perform
 from asr_operator.controllers.clients import Registry, VaultClients, VaultUnavailable
 from asr_operator.controllers.status import merge_patch
 from asr_operator.lifecycle.engine import Decision, readiness
@@ -165,20 +165,23 @@ class Cycle(Generic[SpecT, StatusT]):
 
     def post(self, events: tuple[Event, ...]) -> None:
         for e in events:
-            kopf.event(self._ref, type=e.type.value, reason=e.reason, message=e.message)
+            self._event(e.type.value, e.reason, e.message)
+
+    def _event(self, type_: str, reason: str, message: str) -> None:
+        kopf.event(self._ref, type=type_, reason=reason, message=message)
+        journal.event(
+            self.kind.kind, self.namespace, self.name, self.status, type_, reason, message
+        )
 
     def post_transition(self, before: StatusT, after: StatusT) -> None:
         if before.phase == after.phase and _stall_reason(before) == _stall_reason(after):
             return
         stalled = get_condition(after.conditions, ConditionType.STALLED)
         if stalled is not None and stalled.status == "True":
-            kopf.event(
-                self._ref, type="Warning", reason=stalled.reason.value, message=stalled.message
-            )
+            self._event("Warning", stalled.reason.value, stalled.message)
         else:
             ready = get_condition(after.conditions, ConditionType.READY)
-            message = ready.message if ready else ""
-            kopf.event(self._ref, type="Normal", reason=str(after.phase), message=message)
+            self._event("Normal", str(after.phase), ready.message if ready else "")
 
 
 def _stall_reason(status: OperationalStatus) -> str:
@@ -255,6 +258,7 @@ async def reconcile(
     decision = kind.decide(spec, cycle.status, obs, ctx)
     if not await cycle.write(decision.status):
         return WRITE_RETRY  # the intent is not persisted: act on nothing
+    journal.decision(kind.kind, namespace, name, before, decision.status, decision.step)
     cycle.post(decision.events)
     cycle.post_transition(before, decision.status)
     metrics.export_status(kind.kind, namespace, name, decision.status)
@@ -273,6 +277,7 @@ async def reconcile(
         outcome = await perform.shutdown(clients, step)
     if outcome is None:
         return _delay(step)
+    journal.outcome(kind.kind, namespace, name, cycle.status, step, outcome)
     status, events, delay = kind.record(spec, cycle.status, step, outcome, ctx)
     if not await cycle.write(status):
         return WRITE_RETRY

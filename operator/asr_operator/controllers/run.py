@@ -6,9 +6,11 @@ import argparse
 import logging
 import os
 import socket
+import sys
 import uuid
 from collections.abc import Sequence
 from contextlib import nullcontext
+from typing import TextIO
 
 import kopf
 import kubernetes.client
@@ -50,6 +52,24 @@ def settings(server_timeout: int) -> kopf.OperatorSettings:
     return s
 
 
+def default_log_format(stream: TextIO = sys.stderr) -> str:
+    """JSON for log collectors; text for a human at a terminal."""
+    return "full" if stream.isatty() else "json"
+
+
+def configure_logging(log_format: str, level: str, azure_level: str) -> None:
+    kopf.configure(
+        debug=level == "debug",
+        verbose=level == "debug",
+        quiet=level == "error",
+        log_format=LOG_FORMATS[log_format],
+    )
+    if level == "warning":
+        logging.getLogger().setLevel(logging.WARNING)
+    # azure-core logs each HTTP request and response at info: only on request.
+    logging.getLogger("azure").setLevel(azure_level.upper())
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="asr-operator run", description=__doc__)
     scope = p.add_mutually_exclusive_group(required=True)
@@ -70,7 +90,14 @@ def parser() -> argparse.ArgumentParser:
         help="address the metrics endpoint binds (default 0.0.0.0: Prometheus scrapes the pod's "
         "IP; give 127.0.0.1 outside a pod)",
     )
-    p.add_argument("--log-format", choices=sorted(LOG_FORMATS), default="full")
+    p.add_argument(
+        "--log-format",
+        choices=sorted(LOG_FORMATS),
+        default=None,
+        help="json: one JSON object a line, the object under `object` (default when stderr "
+        "is not a terminal, as in a pod); full: text with time and level (default on a "
+        "terminal); plain: the message only",
+    )
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
     p.add_argument(
         "--azure-log-level",
@@ -141,15 +168,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str]) -> int:
     args = parser().parse_args(list(argv))
-    kopf.configure(
-        debug=args.log_level == "debug",
-        verbose=args.log_level == "debug",
-        quiet=args.log_level == "error",
-        log_format=LOG_FORMATS[args.log_format],
-    )
-    if args.log_level == "warning":
-        logging.getLogger().setLevel(logging.WARNING)
-    logging.getLogger("azure").setLevel(args.azure_log_level.upper())
+    configure_logging(args.log_format or default_log_format(), args.log_level, args.azure_log_level)
     try:
         kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
     except kubernetes.config.ConfigException:
