@@ -62,6 +62,8 @@ class Elector:
         # The last record seen (holder, renewTime, transitions) and when it last changed.
         self._observed: tuple[Any, ...] | None = None
         self._observed_at = 0.0
+        # Another replica's identity, when the last attempt found the Lease held by it.
+        self.held_by: str = ""
 
     def try_acquire_or_renew(self) -> bool:
         """One attempt; True when this replica holds the Lease afterwards."""
@@ -90,7 +92,8 @@ class Elector:
         holder = spec.holder_identity or ""
         mine = holder == c.identity
         duration = float(spec.lease_duration_seconds or c.lease_duration)
-        if holder and not mine and time.monotonic() - self._observed_at < duration:
+        self.held_by = holder if holder and not mine else ""
+        if self.held_by and time.monotonic() - self._observed_at < duration:
             return False  # held by another replica that renewed within its duration
         transitions = int(spec.lease_transitions or 0) + (0 if mine else 1)
         acquired = spec.acquire_time if mine and spec.acquire_time else now
@@ -102,6 +105,7 @@ class Elector:
             return False
         if not mine:
             log.info("took Lease %s/%s from %r", c.namespace, c.name, holder)
+        self.held_by = ""
         return True
 
     def _spec(
@@ -167,19 +171,20 @@ class Renewer(threading.Thread):
                 ok = False
             if ok:
                 renewed = time.monotonic()
-            elif time.monotonic() - renewed >= c.renew_deadline:
-                if self.stopping.is_set():
-                    return
-                log.critical(
-                    "could not renew Lease %s/%s for %.0f s: stopping so another replica can act",
-                    c.namespace,
-                    c.name,
-                    c.renew_deadline,
-                )
-                metrics.LEADER.set(0)
-                logging.shutdown()
-                self.lost()
+                continue
+            if self.stopping.is_set():
                 return
+            if self.elector.held_by:  # another replica holds it: stop now, not later
+                why = f"Lease {c.namespace}/{c.name} is held by {self.elector.held_by}"
+            elif time.monotonic() - renewed >= c.renew_deadline:
+                why = f"could not renew Lease {c.namespace}/{c.name} for {c.renew_deadline:g} s"
+            else:
+                continue
+            log.critical("%s: stopping so that only one replica acts", why)
+            metrics.LEADER.set(0)
+            logging.shutdown()
+            self.lost()
+            return
 
     def stop(self) -> None:
         self.stopping.set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -18,6 +19,16 @@ from .conftest import NAMESPACE
 @pytest.fixture()
 def leases(api_client: kubernetes.client.ApiClient) -> CoordinationV1Api:
     return CoordinationV1Api(api_client)
+
+
+def unreachable() -> kubernetes.client.Configuration:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    config = kubernetes.client.Configuration()
+    config.host = f"http://127.0.0.1:{port}"
+    config.retries = 0
+    return config
 
 
 def elector(api: CoordinationV1Api, identity: str) -> Elector:
@@ -77,9 +88,23 @@ def test_the_renewer_gives_up_after_the_renew_deadline(leases: CoordinationV1Api
     renewer.start()
     time.sleep(0.6)
     assert not lost  # renewing fine
-    # Another writer holds the Lease now (as after a partition): renewals fail.
+    # The API server stops answering (as in a partition): renewals fail.
+    a.api = CoordinationV1Api(kubernetes.client.ApiClient(unreachable()))
+    renewer.join(10)
+    assert lost and lost[0] - started >= a.config.renew_deadline
+
+
+def test_the_renewer_stops_at_once_when_another_replica_holds_the_lease(
+    leases: CoordinationV1Api,
+) -> None:
+    a = elector(leases, "a")
+    assert a.try_acquire_or_renew()
+    lost: list[float] = []
+    renewer = Renewer(a, lost=lambda: lost.append(time.monotonic()))
+    renewer.start()
     lease = leases.read_namespaced_lease("op", NAMESPACE)
     lease.spec.holder_identity = "b"
     leases.replace_namespaced_lease("op", NAMESPACE, lease)
+    taken = time.monotonic()
     renewer.join(5)
-    assert lost and lost[0] - started >= a.config.renew_deadline
+    assert lost and lost[0] - taken < a.config.renew_deadline
