@@ -86,6 +86,13 @@ def _verbs(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--recovery-point", help="default: the spec's")
     p = sub.add_parser("points", parents=[cluster], help="retained recovery points, newest first")
     p.add_argument("name", metavar="NAME", help=ref)
+    p.add_argument(
+        "--no-refresh",
+        dest="refresh",
+        action="store_false",
+        help="show what status last listed; do not ask the operator to list them now",
+    )
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the list")
 
 
 def _run_verb(args: argparse.Namespace, prog: str) -> int:
@@ -98,7 +105,7 @@ def _run_verb(args: argparse.Namespace, prog: str) -> int:
         if args.command == "status":
             return verbs.status(cluster, args.name, args.all_namespaces, out, prog)
         if args.command == "points":
-            return verbs.points(cluster, args.name, out, err)
+            return verbs.points(cluster, args.name, out, err, args.refresh, args.timeout)
         if args.command == "approve":
             code, kind, obj = verbs.approve(cluster, args.name, out, err)
             if code != verbs.OK or not args.wait:
