@@ -17,6 +17,7 @@ _DELEGATED = {
     ("sim", "asr"): "asr_operator.sim.asr.cli",
     ("sim", "hyperv"): "asr_operator.sim.hyperv.cli",
     ("sim", "kube"): "asr_operator.sim.kube.cli",
+    ("sim", "datacenter"): "asr_operator.sim.standalone",
 }
 _TOP_DELEGATED = {
     "run": "asr_operator.controllers.run",
@@ -160,7 +161,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "asr-operator") -> int:
     sub.add_parser("run", help="run the operator (see asr-operator run --help)")
     sub.add_parser("demo", help="run the simulated datacenter demo")
     p_sim = sub.add_parser("sim", help="run one simulator standalone")
-    p_sim.add_argument("which", choices=["asr", "hyperv", "kube"])
+    p_sim.add_argument("which", choices=["datacenter", "asr", "hyperv", "kube"])
     args = parser.parse_args(argv)
     if args.command in _VERBS:
         return _run_verb(args, prog)
