@@ -337,6 +337,8 @@ class Engine(Generic[SpecT, StatusT, StateT]):
         value of it is answered once with a Warning Event."""
         approve = self.spec.approve
         if not unrecognized_approval(approve, token, self.status.accepted_approval):
+            if self.status.unrecognized_approval:  # answered: status stops showing it
+                self.update(unrecognized_approval="")
             return ""
         expected = f"the token expected now is {token!r}" if token else "nothing waits for approval"
         note = f"spec.approve {approve!r} matches no open gate ({expected}); nothing proceeds."
