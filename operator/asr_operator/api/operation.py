@@ -17,6 +17,9 @@ from asr_operator.api.conditions import Condition
 
 # Set to "true" on an object being deleted to stop waiting for its running ASR job.
 ABANDON_ANNOTATION = "asr-operator.io/abandon-wait"
+# Set to any new value (e.g. the time) to have the operator read now what it reads only
+# when needed: the Hyper-V pre-checks and the retained recovery points.
+REFRESH_ANNOTATION = "asr-operator.io/refresh"
 
 
 class Phase(StrEnum):
@@ -108,6 +111,12 @@ class OperationStatus(ApiModel):
     current_task: str = ""
     recovery_point: str = ""
     recovery_point_id: str = ""
+    recovery_point_time: datetime | None = Field(
+        default=None, description="The chosen point's time (none for Latest: ASR's newest)."
+    )
+    recovery_point_type: str = Field(
+        default="", max_length=64, description="The chosen point's type, as ASR names it."
+    )
     detail: str = ""
     resume_requested_at: datetime | None = None
     # The request as it will be (or was) sent; empty only in intents of older versions.
@@ -131,6 +140,8 @@ class HistoryEntry(ApiModel):
     # When the job ended by ASR's own clock: no job of a later request can start before.
     job_ended_at: datetime | None = None
     recovery_point: str = ""
+    recovery_point_time: datetime | None = None
+    recovery_point_type: str = Field(default="", max_length=64)
     error: str = ""
     # The x-ms-client-request-id of each send (ASR's job activityId starts with one).
     request_ids: list[str] = Field(default_factory=list, max_length=8)
