@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
@@ -171,6 +171,8 @@ _LAST_SECONDS = _OneOf(LAST_OPERATION_SECONDS)
 _LAST_END = _OneOf(LAST_OPERATION_END)
 _VARIANTS = (_PHASE, _STALLED, _APPROVAL_SINCE, _LAST_SECONDS, _LAST_END)
 _PLAIN = (RPO_SECONDS, REPLICATION_HEALTH, AWAITING_APPROVAL, LAST_DRILL)
+# Per object: what its status series were last set from (see export_status).
+_exported: dict[tuple[str, ...], tuple[Any, ...]] = {}
 
 
 def export_observation(kind: str, namespace: str, name: str, obs: Observation) -> None:
@@ -189,13 +191,28 @@ def export_observation(kind: str, namespace: str, name: str, obs: Observation) -
 
 
 def export_status(kind: str, namespace: str, name: str, status: OperationalStatus) -> None:
-    """What the object's status says: phase, Stalled, approval gate, drill, last operation."""
+    """What the object's status says: phase, Stalled, approval gate, drill, last operation.
+
+    An idle object's status does not change between cycles: a fingerprint of what the
+    series depend on skips the work then.
+    """
     obj = (kind, namespace, name)
-    _PHASE.set(obj, (str(status.phase),) if status.phase else None, 1)
-    stalled = get_condition(status.conditions, ConditionType.STALLED)
-    stall = stalled is not None and stalled.status == "True"
-    _STALLED.set(obj, (stalled.reason.value,) if stalled is not None and stall else None, 1)
+    last = status.last_operation
     gate = status.awaiting_approval
+    stalled = get_condition(status.conditions, ConditionType.STALLED)
+    stall = stalled.reason.value if stalled is not None and stalled.status == "True" else ""
+    mark = (
+        status.phase,
+        stall,
+        (gate.action, gate.since) if gate is not None else None,
+        last.run_id if last is not None else "",
+        tuple(h.run_id for h in status.history),
+    )
+    if _exported.get(obj) == mark:
+        return
+    _exported[obj] = mark
+    _PHASE.set(obj, (str(status.phase),) if status.phase else None, 1)
+    _STALLED.set(obj, (stall,) if stall else None, 1)
     AWAITING_APPROVAL.labels(*obj).set(1 if gate is not None else 0)
     if gate is not None:
         _APPROVAL_SINCE.set(obj, (gate.action.value,), gate.since.timestamp())
@@ -207,7 +224,6 @@ def export_status(kind: str, namespace: str, name: str, status: OperationalStatu
         if h.type == OperationType.TEST_FAILOVER and h.result == OperationResult.SUCCEEDED
     ]
     LAST_DRILL.labels(*obj).set(max(drills, default=0.0))
-    last = status.last_operation
     if last is not None:
         labels = (last.type.value, last.result.value)
         _LAST_SECONDS.set(obj, labels, last.duration_seconds)
@@ -231,6 +247,7 @@ def _set_or_remove(gauge: Gauge, obj: tuple[str, ...], value: float | None) -> N
 def forget(kind: str, namespace: str, name: str) -> None:
     """Drop an object's per-object series when it goes away."""
     obj = (kind, namespace, name)
+    _exported.pop(obj, None)
     for gauge in _PLAIN:
         with contextlib.suppress(KeyError):
             gauge.remove(*obj)
