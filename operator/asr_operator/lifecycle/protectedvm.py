@@ -247,10 +247,10 @@ class VMMachine(engine.Engine[ProtectedVMSpec, ProtectedVMStatus, ItemState]):
                 "put the VM, or set the plan's managementPolicy to ObserveOnly.",
                 300.0,
             )
-        if item.current_job_name is not None:
+        if item.busy_job is not None:
             return Wait(
                 Reason.OPERATION_IN_PROGRESS,
-                f"ASR job {item.current_job_name} ({item.current_scenario}) is running on "
+                f"ASR job {item.busy_job} ({item.current_scenario}) is running on "
                 "this item, started outside the operator; waiting for it to end.",
                 self.ctx.poll_interval,
             )

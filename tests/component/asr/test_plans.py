@@ -12,7 +12,15 @@ from asr_operator.azure.compute import AzureVms
 from asr_operator.lifecycle.observed import ActiveLocation, AsrJob, AsrTask, JobState
 from asr_operator.sim.asr import AsrSimulatorThread, JobFailure
 from asr_operator.sim.scenario import Plan, Scenario
-from tests.component.asr.conftest import VNET, item, make_scenario, run, wait_job
+from tests.component.asr.conftest import (
+    VNET,
+    eventually,
+    item,
+    make_scenario,
+    run,
+    wait_job,
+    waits_for_cleanup,
+)
 from tests.component.asr.test_items import answers, power
 
 
@@ -24,13 +32,22 @@ def with_plan(groups: list[list[str]], vm_count: int = 0, task_seconds: float = 
 
 
 def group_task(job: AsrJob, group: str) -> AsrTask:
-    """The group's task that acts on VMs (not a manual action)."""
-    (task,) = [t for t in job.tasks if t.group == group and t.children]
+    """The group's task (its child tasks: the VMs' steps and the group's actions)."""
+    (task,) = [t for t in job.tasks if t.group == group]
     return task
 
 
+def vm_steps(task: AsrTask) -> list[AsrTask]:
+    return [c for c in task.children if c.target_name]
+
+
 def outcome(task: AsrTask) -> dict[str, JobState]:
-    return {c.target_name: c.state for c in task.children}
+    return {c.target_name: c.state for c in vm_steps(task)}
+
+
+def current(job: AsrJob) -> tuple[AsrTask, AsrTask]:
+    assert job.current_step is not None, job
+    return job.current_step
 
 
 async def test_plan_shape(gateway: AsrGateway) -> None:
@@ -54,10 +71,11 @@ async def test_plan_failover_stops_at_manual_action_then_full_cycle(
 ) -> None:
     name = await gateway.start_plan_planned_failover("plan-web")
     job = await wait_job(gateway, name, JobState.SUSPENDED)
-    task = job.current_task
-    assert task is not None and task.instructions == "Confirm the DNS cut-over"
-    assert task.group == "Boot 2" and job.allowed_actions == {"Cancel", "Resume"}
-    assert [t.group for t in job.tasks] == ["Shutdown", "Failover", "Boot 1", "Boot 2", "Boot 2"]
+    group, task = current(job)
+    assert task.instructions == "Confirm the DNS cut-over"
+    assert group.group == "Boot 2" and job.allowed_actions == {"Cancel", "Resume"}
+    assert [t.group for t in job.tasks] == ["Shutdown", "Failover", "Boot 1", "Boot 2"]
+    assert [c.name for c in group.children] == ["confirm-dns", "VmFoStartVmOnSecondary"]
     assert power(sim, "db01") == power(sim, "web01") == "Off"
     db = await item(gateway, "db01")
     assert answers(sim.sim.recovery_vm_ip("db01") or "")  # group 1 booted already
@@ -98,7 +116,7 @@ async def test_plan_unplanned_failover_keeps_source_running_when_asked(
         "plan-web", "LatestProcessed", shutdown_source=False
     )
     job = await wait_job(gateway, name, JobState.SUSPENDED)
-    assert job.current_task is not None and job.current_task.name == "confirm-dns"
+    assert current(job)[1].name == "confirm-dns"
     await gateway.resume_job(name)
     assert (await wait_job(gateway, name)).state == JobState.SUCCEEDED
     assert power(sim, "db01") == "Running"
@@ -110,13 +128,18 @@ async def test_plan_test_failover_and_cleanup(sim: AsrSimulatorThread, gateway: 
     name = await gateway.start_plan_test_failover("plan-web", VNET)
     await wait_job(gateway, name, JobState.SUSPENDED)
     await gateway.resume_job(name, "drill gate")
-    assert (await wait_job(gateway, name)).state == JobState.SUCCEEDED
+    # The test VMs run; the job waits, Suspended, for the cleanup (the official example).
+    job = await eventually(lambda: gateway.get_job(name), waits_for_cleanup)
+    assert job.tasks[-1].name == "VmTfoWaitForCompletion" and job.tasks[-1].group == ""
     plan = await gateway.get_plan("plan-web")
     assert plan.allowed_operations == {"TestFailoverCleanup"}
+    assert (plan.current_job_name, plan.current_scenario_status) == (name, "Suspended")
+    assert {(await item(gateway, vm)).busy_job for vm in ("db01", "web01")} == {None}
     web = await item(gateway, "web01")
     assert web.test_failover_state == "WaitingForCompletion"
     assert answers((await AzureVms(gateway).test_vm(web)).private_ips[0])
     await run(gateway, gateway.start_plan_test_failover_cleanup("plan-web", "drill done"))
+    assert (await wait_job(gateway, name)).state == JobState.SUCCEEDED  # the cleanup ends it
     assert not (await AzureVms(gateway).test_vm(await item(gateway, "web01"))).found
     assert (await gateway.get_plan("plan-web")).allowed_operations == {
         "PlannedFailover",
@@ -146,7 +169,7 @@ async def test_plan_job_has_a_child_task_per_vm_in_each_group(
     }
     assert outcome(group_task(job, "Boot 1")) == {"db01": JobState.SUCCEEDED}
     assert outcome(group_task(job, "Boot 2")) == {"web01": JobState.NOT_STARTED}
-    assert job.current_task is not None and job.current_task.children == ()  # manual action
+    assert current(job)[1].instructions  # at the manual action
     await gateway.resume_job(name, "DNS switched")
     job = await wait_job(gateway, name)
     assert job.state == JobState.SUCCEEDED
@@ -158,18 +181,24 @@ async def test_plan_job_has_a_child_task_per_vm_in_each_group(
     ):
         task = group_task(job, group)
         assert outcome(task) == dict.fromkeys(vms, JobState.SUCCEEDED), group
-        assert {c.target_id for c in task.children} == {
+        assert {c.target_id for c in vm_steps(task)} == {
             i.name for i in (db, web) if i.friendly_name in vms
         }
         assert all(c.errors == () and c.children == () for c in task.children)
-    shutdown = group_task(job, "Shutdown").children
+    shutdown = vm_steps(group_task(job, "Shutdown"))
     assert {c.name for c in shutdown} == {"VmShutdownVmOnPrimary"}
 
     # The wire shape, typed by the SDK: JobTaskDetails pointing at each VM's child job.
     sc = sim.sim.scenario
     model = await gateway._client.replication_jobs.get(sc.resource_group, sc.vault, name)
+    shutdown_task = model.properties.tasks[0]
+    assert shutdown_task.task_type == "RecoveryPlanShutdownGroupTaskDetails"
+    assert shutdown_task.group_task_custom_details.instance_type == shutdown_task.task_type
     boot1 = next(t for t in model.properties.tasks if t.name == "Group1")
-    (child,) = boot1.group_task_custom_details.child_tasks
+    assert boot1.task_type == "RecoveryPlanGroupTaskDetails"
+    details = boot1.group_task_custom_details
+    assert (details.name, details.group_id, details.rp_group_type) == ("Boot 1", "1", "Boot")
+    (child,) = details.child_tasks
     assert child.task_type == "JobTaskDetails"
     ref = child.custom_details.job_task
     assert (ref.target_object_id, ref.target_object_name) == (db.name, "db01")
@@ -196,7 +225,7 @@ async def test_plan_unplanned_failover_without_shutdown_skips_each_vm(
     await gateway.resume_job(name)
     job = await wait_job(gateway, name)
     assert job.state == JobState.SUCCEEDED
-    skipped = group_task(job, "Shutdown").children
+    skipped = vm_steps(group_task(job, "Shutdown"))
     assert {(c.target_name, c.state) for c in skipped} == {
         ("db01", JobState.OTHER),
         ("web01", JobState.OTHER),
@@ -228,7 +257,7 @@ async def test_a_member_failing_at_boot_fails_the_plan_job_with_a_per_vm_outcome
     boot2 = group_task(job, "Boot 2")
     assert boot2.state == JobState.FAILED
     assert outcome(boot2) == {"web01": JobState.FAILED, "app01": JobState.SUCCEEDED}
-    failing = next(c for c in boot2.children if c.target_name == "web01")
+    failing = next(c for c in vm_steps(boot2) if c.target_name == "web01")
     assert [(e.code, e.message) for e in failing.errors] == [("70094", "The VM hung.")]
     assert failing.errors[0].recommended_action
     boot3 = group_task(job, "Boot 3")
@@ -312,8 +341,8 @@ async def test_a_100_vm_plan_fails_over(sim: AsrSimulatorThread, gateway: AsrGat
     took = time.monotonic() - began
     print(f"100-VM plan failover in 3 groups at taskSeconds 0.05: {took:.2f}s")
     assert took < 10
-    assert len(group_task(job, "Failover").children) == 100
-    assert [len(group_task(job, f"Boot {n}").children) for n in (1, 2, 3)] == [34, 33, 33]
+    assert len(vm_steps(group_task(job, "Failover"))) == 100
+    assert [len(vm_steps(group_task(job, f"Boot {n}"))) for n in (1, 2, 3)] == [34, 33, 33]
     items = await gateway.list_items(recovery_plan="plan-x")
     assert len(items) == 100
     assert {i.protection_state for i in items} == {"PlannedFailoverCommitRequired"}
