@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import time
+import uuid
+from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
 
 from asr_operator.azure import AsrGateway, NotAllowed
 from asr_operator.azure.compute import AzureVms
-from asr_operator.lifecycle.observed import ActiveLocation, AsrJob, AsrTask, JobState
-from asr_operator.sim.asr import AsrSimulatorThread, JobFailure
+from asr_operator.azure.gateway import PlanRecoveryPoint
+from asr_operator.lifecycle.observed import ActiveLocation, AsrJob, AsrTask, JobState, JobTarget
+from asr_operator.sim.asr import AsrSimulatorThread, FaultRule, JobFailure
 from asr_operator.sim.scenario import Plan, Scenario
 from tests.component.asr.conftest import (
     VNET,
@@ -21,6 +24,7 @@ from tests.component.asr.conftest import (
     wait_job,
     waits_for_cleanup,
 )
+from tests.component.asr.test_examples import Wire
 from tests.component.asr.test_items import answers, power
 
 
@@ -356,3 +360,100 @@ def test_a_plan_of_more_than_100_vms_is_refused() -> None:
     with pytest.raises(ValidationError, match="'plan-x' has 101 VMs"):
         with_plan([vms[:50], vms[50:]], 101)
     assert len(with_plan([vms[:50], vms[50:100]], 101).plans[-1].groups) == 2
+
+
+# --- recoveryPointType: the point each VM of a plan fails over to --------------------------
+
+
+def without_new_points() -> Scenario:
+    """Only the points replication made before the test: what each type picks is certain."""
+    sc = make_scenario()
+    sc.recovery_point_seconds = 3600
+    return sc
+
+
+@pytest.mark.parametrize("scenario", [without_new_points()])
+@pytest.mark.parametrize("point", ["Latest", "LatestProcessed", "LatestApplicationConsistent"])
+@pytest.mark.parametrize("action", ["unplannedFailover", "testFailover"])
+async def test_plan_failover_applies_the_recovery_point_type(
+    gateway: AsrGateway, point: PlanRecoveryPoint, action: str
+) -> None:
+    """The gateway sends recoveryPointType; each VM fails over to the point it names."""
+    sent = datetime.now(UTC)
+    if action == "unplannedFailover":
+        start = gateway.start_plan_unplanned_failover("plan-web", point, shutdown_source=False)
+    else:
+        start = gateway.start_plan_test_failover("plan-web", VNET, point)
+    name = await start
+    await wait_job(gateway, name, JobState.SUSPENDED)  # Boot 2's manual action
+    await gateway.resume_job(name)
+    job = await eventually(
+        lambda: gateway.get_job(name), lambda j: j.state.terminal or waits_for_cleanup(j)
+    )
+    assert job.state != JobState.FAILED, job
+    chosen_by = group_task(job, "Failover").end_time
+    assert chosen_by is not None
+    for vm in ("db01", "web01"):
+        it = await item(gateway, vm)
+        assert it.failover_recovery_point_id is not None
+        applied = it.failover_recovery_point_id.rsplit("/", 1)[-1]
+        # The points that existed when the VM's Failover step ran, newest first.
+        points = [p for p in await gateway.list_recovery_points(it) if p.time <= chosen_by]
+        if point == "LatestApplicationConsistent":
+            newest = next(p for p in points if p.app_consistent)
+            assert newest.name == applied and newest.time < sent, vm
+        else:
+            assert points[0].name == applied, vm
+            # Latest: ASR first makes a point of what it received; LatestProcessed: the
+            # newest point already there.
+            assert (points[0].time >= sent) == (point == "Latest"), vm
+
+
+async def test_a_plan_failover_to_an_unknown_point_type_is_refused(
+    sim: AsrSimulatorThread, gateway: AsrGateway
+) -> None:
+    wire = Wire(sim, gateway)
+    body = {
+        "properties": {
+            "failoverDirection": "PrimaryToRecovery",
+            "sourceSiteOperations": "NotRequired",
+            "providerSpecificDetails": [
+                {"instanceType": "HyperVReplicaAzure", "recoveryPointType": "LatestCrashConsistent"}
+            ],
+        }
+    }
+    url = f"{wire.vault}/replicationRecoveryPlans/plan-web/unplannedFailover"
+    r = await wire.send("POST", url, body)
+    assert r.status_code == 400 and "recoveryPointType" in r.json()["error"]["message"]
+
+
+# --- what a plan job names as its target --------------------------------------------------
+
+
+async def test_a_plan_job_names_the_plan_by_its_internal_id_and_name(
+    sim: AsrSimulatorThread, gateway: AsrGateway
+) -> None:
+    """As ReplicationJobs_Get shows a plan's job: a GUID, the plan's name, RecoveryPlan."""
+    first = await wait_job(
+        gateway, await gateway.start_plan_test_failover("plan-web", VNET), JobState.SUSPENDED
+    )
+    plan = await gateway.get_plan("plan-web")
+    assert first.target_object_id != plan.id
+    assert str(uuid.UUID(first.target_object_id)) == first.target_object_id
+    assert (first.target_object_name, first.target_instance_type) == ("plan-web", "RecoveryPlan")
+    await gateway.resume_job(first.name)
+    await eventually(lambda: gateway.get_job(first.name), waits_for_cleanup)
+    second = await run(gateway, gateway.start_plan_test_failover_cleanup("plan-web"))
+    assert second.target_object_id == first.target_object_id  # stable for the plan
+    assert JobTarget.plan("plan-web").matches(second)
+    assert not JobTarget.item(first.target_object_id, "plan-web").matches(second)
+
+
+async def test_a_lost_answer_to_a_plan_action_finds_its_job(
+    sim: AsrSimulatorThread, gateway: AsrGateway
+) -> None:
+    """The job is found by the plan's name (its id in jobs is not the plan's ARM id)."""
+    sim.inject(FaultRule(kind="lost202", operation="plans.testFailover"))
+    name = await gateway.start_plan_test_failover("plan-web", VNET)
+    job = await gateway.get_job(name)
+    assert job.target_object_name == "plan-web" and sim.calls["plans.testFailover"] == 1
