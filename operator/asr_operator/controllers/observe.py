@@ -252,6 +252,12 @@ async def observe_plan(
         pass  # what could not be read stays None; the lifecycle waits for it
     if wants.hyperv and spec.hyper_v:
         obs = await _observe_members(clients, spec, obs)
+    on_azure = plan_lifecycle.member_azure_vm_reads(status, obs.members, obs.job)
+    if on_azure:
+        vms = AzureVms(clients.asr)
+        read = await asyncio.gather(*(vms.recovery_vm(m) for m in on_azure))
+        found = {m.friendly_name.lower(): vm for m, vm in zip(on_azure, read, strict=True)}
+        obs = replace(obs, member_azure_vms=found)
     return obs
 
 

@@ -12,6 +12,7 @@ from asr_operator.api.common import CommitMode, FailoverType, Site
 from asr_operator.api.conditions import ConditionStatus, ConditionType, Reason
 from asr_operator.api.operation import (
     ApprovalAction,
+    AzureVM,
     OperationResult,
     OperationStatus,
     OperationType,
@@ -25,6 +26,7 @@ from asr_operator.api.recoveryplan import (
     VMOutcome,
 )
 from asr_operator.lifecycle import engine
+from asr_operator.lifecycle.azure_vm import azure_vm_status
 from asr_operator.lifecycle.engine import Decision, Intent, Row, always, drill_requested
 from asr_operator.lifecycle.item_state import ItemState, item_state
 from asr_operator.lifecycle.observation import Context, Observation, Wants
@@ -80,6 +82,23 @@ def wants(spec: RecoveryPlanSpec, status: RecoveryPlanStatus) -> Wants:
         hyperv=bool(spec.hyper_v) and busy,
         fresh_item=busy or status.phase not in (Phase.PROTECTED, Phase.FAILED_OVER),
     )
+
+
+def member_azure_vm_reads(
+    status: RecoveryPlanStatus, members: tuple[AsrItem, ...], job: AsrJob | None
+) -> list[AsrItem]:
+    """The members whose failed-over VM to read from ARM now: those running in Azure,
+    when an operation's job has ended or status shows no VM for them yet (a resting plan
+    keeps what status shows and reads nothing)."""
+    op = status.operation
+    ended = op is not None and (job is None or job.state.terminal)
+    shown = {v.name.lower(): v.azure_vm for v in status.vms}
+    return [
+        m
+        for m in members
+        if m.active_location == ActiveLocation.RECOVERY
+        and (ended or (vm := shown.get(m.friendly_name.lower())) is None or not vm.id)
+    ]
 
 
 def decide(
@@ -152,6 +171,7 @@ class PlanMachine(engine.Engine[RecoveryPlanSpec, RecoveryPlanStatus, ItemState]
                     state=f"{site_of(m).value}: {m.protection_state}",
                     result=kept.result if kept else "",
                     message=kept.message if kept else "",
+                    azure_vm=self.recovered_vm(m, kept),
                 )
             )
         updates: dict[str, object] = {
@@ -168,6 +188,18 @@ class PlanMachine(engine.Engine[RecoveryPlanSpec, RecoveryPlanStatus, ItemState]
                 ]
         self.update(**updates)
         return None
+
+    def recovered_vm(self, member: AsrItem, kept: VMOutcome | None) -> AzureVM | None:
+        """The member's failed-over VM: read now, else as status showed it, while it runs
+        in Azure; nothing on-premises."""
+        if member.active_location != ActiveLocation.RECOVERY:
+            return None
+        read = self.obs.member_azure_vms.get(member.friendly_name.lower())
+        if read is not None:
+            return azure_vm_status(read)
+        if kept is not None and kept.azure_vm is not None and kept.azure_vm.id:
+            return kept.azure_vm  # read after the last operation; idle cycles keep it
+        return AzureVM(name=member.target.vm_name or member.friendly_name)
 
     def state(self) -> ItemState:
         return plan_state(self.members)
