@@ -97,7 +97,7 @@ class AsrJob:
     # The x-ms-client-request-id of the request that created the job, as ASR echoes it at
     # the head of the job's activityId; None when the activityId names none.
     client_request_id: str | None = None
-
+    # ProtectionEntity (an item's job) or RecoveryPlan (a plan's job).
     target_instance_type: str = ""
 
     @property
@@ -121,7 +121,8 @@ class AsrJob:
         top = self.current_task
         if top is None:
             return None
-        return top, (_current(top.children) or top) if top.children else top
+        step = _current(top.children) if top.children else None
+        return top, step or top
 
 
 def _current(tasks: tuple[AsrTask, ...]) -> AsrTask | None:
