@@ -22,7 +22,7 @@ from asr_operator.api.common import (
     Site,
     list_map,
 )
-from asr_operator.api.operation import OperationalStatus
+from asr_operator.api.operation import AzureVM, OperationalStatus
 from asr_operator.api.protectedvm import PLANNED_SHUTS_DOWN, Failback, TestFailover
 
 KIND = "RecoveryPlan"
@@ -102,6 +102,11 @@ class VMOutcome(ApiModel):
     state: str = Field(default="", description="Where ASR says the VM runs, and its state.")
     result: str = Field(default="", description="Its part in the last plan job.")
     message: str = ""
+    azure_vm: AzureVM | None = Field(
+        default=None,
+        alias="azureVM",
+        description="While the VM runs in Azure: the VM its failover created, as ARM shows it.",
+    )
 
 
 class RecoveryPlanStatus(OperationalStatus):

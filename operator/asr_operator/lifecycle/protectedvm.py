@@ -44,6 +44,7 @@ from asr_operator.api.protectedvm import (
     ValidationStatus,
 )
 from asr_operator.lifecycle import engine, recovery_points, target
+from asr_operator.lifecycle.azure_vm import azure_vm_status
 from asr_operator.lifecycle.engine import Decision, Intent, Row, always, drill_requested
 from asr_operator.lifecycle.item_state import ItemState, item_state
 from asr_operator.lifecycle.observation import Context, Observation, Wants
@@ -289,10 +290,10 @@ class VMMachine(engine.Engine[ProtectedVMSpec, ProtectedVMStatus, ItemState]):
                 "put the VM, or set the plan's managementPolicy to ObserveOnly.",
                 300.0,
             )
-        if item.current_job_name is not None:
+        if item.busy_job is not None:
             return Wait(
                 Reason.OPERATION_IN_PROGRESS,
-                f"ASR job {item.current_job_name} ({item.current_scenario}) is running on "
+                f"ASR job {item.busy_job} ({item.current_scenario}) is running on "
                 "this item, started outside the operator; waiting for it to end.",
                 self.ctx.poll_interval,
             )
@@ -848,26 +849,8 @@ def _disk(disk: AsrDisk) -> DiskObserved:
 
 
 def _azure_vm(vm: AzureVmObserved, spec: ProtectedVMSpec) -> AzureVM:
-    ips = list(vm.private_ips)
-    return AzureVM(
-        name=vm.name,
-        id=vm.id,
-        size=vm.size,
-        power_state=vm.power_state,
-        ips=ips,
-        public_ip_ids=list(vm.public_ip_ids),
-        connect=_connect_hint(ips, vm.os_type, spec),
-        message=vm.error,
-    )
-
-
-def _connect_hint(ips: list[str], os_type: str, spec: ProtectedVMSpec) -> str:
-    """RDP for Windows, SSH for Linux (by the OS disk's type, else the probed ports)."""
-    if not ips:
-        return ""
     ports = spec.failover.validation.tcp_ports if spec.failover.validation else [3389]
-    linux = os_type.lower() == "linux" if os_type else 22 in ports and 3389 not in ports
-    return f"ssh {ips[0]}" if linux else f"mstsc /v:{ips[0]}"
+    return azure_vm_status(vm, ports)
 
 
 def _next_probe(spec: ProtectedVMSpec, state: ValidationStatus, ctx: Context) -> float:
