@@ -176,6 +176,13 @@ def render(**overrides: Any) -> list[Manifest]:
     return copy.deepcopy(list(_render(json.dumps(overrides, sort_keys=True))))
 
 
+def test_helm_refuses_a_misspelt_value() -> None:
+    """Helm's own engine validates values against values.schema.json."""
+    helm = pytest.importorskip("helm_python")
+    report = helm.lint(str(CHART), {"instalCRDs": False}, strict=True, kube_version="v1.32.0")
+    assert any("instalCRDs" in e and "not allowed" in e for e in report["errors"]), report
+
+
 def test_lint_is_clean() -> None:
     helm = pytest.importorskip("helm_python")
     for overrides in ({}, {"watch": {"allNamespaces": False, "namespaces": ["dr"]}}):
