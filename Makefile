@@ -13,8 +13,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## demo: run the operator against the built-in simulated datacenter
+##       (arguments pass through: make demo ARGS=--keep-running)
 demo: $(STAMP)
-	$(BIN)/asr-operator demo
+	$(BIN)/asr-operator demo $(ARGS)
 
 ## test: lint, type-check and run every test (what CI runs)
 test: $(STAMP) lint typecheck

@@ -17,6 +17,7 @@ _DELEGATED = {
     ("sim", "asr"): "asr_operator.sim.asr.cli",
     ("sim", "hyperv"): "asr_operator.sim.hyperv.cli",
     ("sim", "kube"): "asr_operator.sim.kube.cli",
+    ("sim", "datacenter"): "asr_operator.sim.standalone",
 }
 _TOP_DELEGATED = {
     "run": "asr_operator.controllers.run",
@@ -106,6 +107,13 @@ def _verbs(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--recovery-point", help="default: the spec's")
     p = sub.add_parser("points", parents=[cluster], help="retained recovery points, newest first")
     p.add_argument("name", metavar="NAME", help=ref)
+    p.add_argument(
+        "--no-refresh",
+        dest="refresh",
+        action="store_false",
+        help="show what status last listed; do not ask the operator to list them now",
+    )
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the list")
 
 
 def _run_verb(args: argparse.Namespace, prog: str) -> int:
@@ -118,7 +126,7 @@ def _run_verb(args: argparse.Namespace, prog: str) -> int:
         if args.command == "status":
             return verbs.status(cluster, args.name, args.all_namespaces, out, prog)
         if args.command == "points":
-            return verbs.points(cluster, args.name, out, err)
+            return verbs.points(cluster, args.name, out, err, args.refresh, args.timeout)
         if args.command == "approve":
             code, kind, obj = verbs.approve(cluster, args.name, out, err)
             if code != verbs.OK or not args.wait:
@@ -173,7 +181,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "asr-operator") -> int:
     sub.add_parser("run", help="run the operator (see asr-operator run --help)")
     sub.add_parser("demo", help="run the simulated datacenter demo")
     p_sim = sub.add_parser("sim", help="run one simulator standalone")
-    p_sim.add_argument("which", choices=["asr", "hyperv", "kube"])
+    p_sim.add_argument("which", choices=["datacenter", "asr", "hyperv", "kube"])
     args = parser.parse_args(argv)
     if args.command in _VERBS:
         return _run_verb(args, prog)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,13 @@ def test_demo_story_completes(story: tuple[int, str, Path]) -> None:
     ):
         assert op in out
     assert (workdir / "kubeconfig").exists()
+    # Where to point kubectl and asr-operator, before the story starts.
+    head = out.split("→", 1)[0]
+    assert f"export KUBECONFIG={workdir / 'kubeconfig'}" in head
+    assert "asr-operator" in head and "status -n demo" in head
+    # Piped, each step is a line of its own, and an approval's token is never cut.
+    assert re.search(r"· web01: AwaitingCommit .*set spec\.approve to 'commit-[0-9a-f]{8}'", out)
+    assert re.search(r"· db01: Stalled · .*CheckpointsPresent", out)
 
 
 def test_demo_recovery_plan_chapter(story: tuple[int, str, Path]) -> None:

@@ -101,8 +101,17 @@ def test_three_group_plan_fails_over_and_back(cluster: Cluster, operator: Operat
         "plans.reProtect": 1,
         "jobs.resume": 2,
     }
-    reasons = [r for _, r, _ in p.events("plan-web")]
+    events = p.events("plan-web")
+    reasons = [r for _, r, _ in events]
     assert "ResumingJob" in reasons and "FailoverSucceeded" in reasons
+    # Events as a ProtectedVM posts them: the stall as a Warning, each request, and one
+    # ApprovalRequired per gate naming its token.
+    assert ("Warning", "CheckpointsPresent") in [(t, r) for t, r, _ in events]
+    assert {"FailoverRequested", "CommitRequested", "FailbackRequested"} <= set(reasons)
+    gates = [m for _, r, m in events if r == "ApprovalRequired"]
+    assert len(gates) == 4 and all("set spec.approve to" in m for m in gates), gates
+    # The JOB column shows only what the plan itself runs, and nothing at rest.
+    assert gate["job"].startswith("Failover ") and not status.get("job")
 
 
 def test_plan_drill_with_cleanup(cluster: Cluster, operator: Operator) -> None:

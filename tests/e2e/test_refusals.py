@@ -175,6 +175,17 @@ def test_wrong_credentials_are_refused(
     ready = wait_until(vault_ready, what="the vault's Ready condition")
     assert ready["status"] == "False" and ready["reason"] == "AuthenticationFailed", ready
     assert "AADSTS7000215" in ready["message"] and "not-the-secret" not in ready["message"]
+    # Stalled (Argo CD: Degraded; Flux: the health check fails), with one Warning Event,
+    # and the Hyper-V hosts are still checked and reported.
+    vault_status = cluster.get("vault-stale", plural="siterecoveryvaults")["status"]
+    stalled = next(c for c in vault_status["conditions"] if c["type"] == "Stalled")
+    assert stalled["status"] == "True" and stalled["reason"] == "AuthenticationFailed"
+    assert "Fix spec.authentication or the Secret" in stalled["message"]
+    hosts = next(c for c in vault_status["conditions"] if c["type"] == "HostsReachable")
+    assert hosts["status"] == "True" and vault_status["hosts"], vault_status
+    warnings = [e for e in cluster.events("vault-stale") if e[0] == "Warning"]
+    assert [e[1] for e in warnings] == ["AuthenticationFailed"], warnings
+    assert "not-the-secret" not in warnings[0][2]
 
     cluster.create_pvm("web01", activeSite="Azure", vaultRef={"name": "vault-stale"})
     message = assert_refused(

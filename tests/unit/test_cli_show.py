@@ -13,18 +13,11 @@ def test_durations_read_as_rto() -> None:
     assert [show.duration(s) for s in (0.4, 45, 252, 3600 + 185)] == ["0s", "45s", "4m12s", "1h03m"]
 
 
-def test_points_newest_first_and_none_when_status_lists_none() -> None:
+def test_points_are_status_recovery_points_or_none() -> None:
     assert show.points({"status": {}}) is None
-    listed = {
-        "status": {
-            "recoveryPoints": [
-                {"name": "a", "time": "2026-12-02T05:00:00Z", "type": "CrashConsistent"},
-                {"name": "c", "time": "2026-12-02T06:00:00Z", "type": "AppConsistent"},
-                {"name": "b", "time": "2026-12-02T05:30:00Z", "type": "CrashConsistent"},
-            ]
-        }
-    }
-    assert [p["name"] for p in show.points(listed) or []] == ["c", "b", "a"]
+    assert show.points({"status": {"recoveryPoints": ["not", "the", "shape"]}}) is None
+    listed = {"listedAt": "2026-12-02T06:00:00Z", "retained": 3, "newest": []}
+    assert show.points({"status": {"recoveryPoints": listed}}) == listed
 
 
 def test_a_stalled_object_leads_with_its_reason_and_a_stale_status_is_flagged() -> None:

@@ -58,7 +58,13 @@ def test_operator_entry_points_import_no_simulator_library() -> None:
 
 
 def test_simulators_without_the_extra_name_it() -> None:
-    for argv in (["demo"], ["sim", "asr"], ["sim", "hyperv"], ["sim", "kube"]):
+    for argv in (
+        ["demo"],
+        ["sim", "datacenter"],
+        ["sim", "asr"],
+        ["sim", "hyperv"],
+        ["sim", "kube"],
+    ):
         done = _python(
             f"""
             import sys

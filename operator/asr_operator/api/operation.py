@@ -26,6 +26,9 @@ from asr_operator.api.conditions import Condition
 
 # Set to "true" on an object being deleted to stop waiting for its running ASR job.
 ABANDON_ANNOTATION = "asr-operator.io/abandon-wait"
+# Set to any new value (e.g. the time) to have the operator read now what it reads only
+# when needed: the Hyper-V pre-checks and the retained recovery points.
+REFRESH_ANNOTATION = "asr-operator.io/refresh"
 
 
 class Phase(StrEnum):
@@ -139,6 +142,10 @@ class OperationStatus(ApiModel):
     """The recovery point asked for: a keyword or a recovery point's name."""
     recovery_point_id: StatusArmId = ""
     """The recovery point it resolved to (ARM id), when named or derived."""
+    recovery_point_time: datetime | None = None
+    """The chosen point's time (none for Latest: ASR's newest)."""
+    recovery_point_type: Annotated[str, Clipped(64)] = ""
+    """The chosen point's type, as ASR names it."""
     detail: StatusMessage = ""
     """What the operation waits for now, in words."""
     resume_requested_at: datetime | None = None
@@ -175,6 +182,10 @@ class HistoryEntry(ApiModel):
     """When the job ended by ASR's own clock: no job of a later request can start before."""
     recovery_point: StatusName = ""
     """The recovery point it used."""
+    recovery_point_time: datetime | None = None
+    """That point's time (none for Latest: ASR's newest)."""
+    recovery_point_type: Annotated[str, Clipped(64)] = ""
+    """That point's type, as ASR names it."""
     error: StatusMessage = ""
     """Why it failed, as ASR or the operator said."""
     request_ids: RequestIds = Field(default_factory=list)

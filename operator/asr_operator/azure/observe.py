@@ -15,6 +15,7 @@ from typing import Any
 from asr_operator.azure.job_ids import job_name_from_url
 from asr_operator.lifecycle.observed import (
     ActiveLocation,
+    AsrDisk,
     AsrErrorDetail,
     AsrItem,
     AsrJob,
@@ -173,7 +174,29 @@ def item_from_sdk(model: Any) -> AsrItem:
         health_errors=tuple(_health_error(e) for e in errors),
         recovery_nics=_nic_refs(details, "recoveryNicResourceGroupName", "recoveryNicName"),
         test_nics=_nic_refs(details, "tfoRecoveryNicResourceGroupName", "tfoRecoveryNicName"),
+        disks=_disks(details),
     )
+
+
+def _disks(details: Any) -> tuple[AsrDisk, ...]:
+    """The Disks view: ASR's per-VHD details, joined to the managed disk of the same id."""
+    targets = {
+        _str(m, "diskId").lower(): _str(m, "targetDiskAccountType", "replicaDiskType")
+        for m in _list(details, "protectedManagedDisks")
+    }
+    disks = []
+    for d in _list(details, "azureVmDiskDetails"):
+        size, lun = _str(d, "maxSizeMB"), _str(d, "lunId")
+        disks.append(
+            AsrDisk(
+                name=_str(d, "vhdName"),
+                os=_str(d, "vhdType").lower() == "operatingsystem",
+                size_mb=int(size) if size.isdigit() else 0,
+                lun=int(lun) if lun.isdigit() else None,
+                target_disk_type=targets.get(_str(d, "diskId").lower(), ""),
+            )
+        )
+    return tuple(disks)
 
 
 def _nic_refs(details: Any, group: str, name: str) -> tuple[tuple[str, str], ...]:

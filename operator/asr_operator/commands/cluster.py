@@ -120,6 +120,12 @@ class Cluster:
 
     def patch_spec(self, kind: Kind, name: str, spec: JSON) -> JSON:
         """A JSON merge patch of spec; admission refusals come back as CommandError."""
+        return self._merge(kind, name, {"spec": spec})
+
+    def annotate(self, kind: Kind, name: str, key: str, value: str) -> JSON:
+        return self._merge(kind, name, {"metadata": {"annotations": {key: value}}})
+
+    def _merge(self, kind: Kind, name: str, patch: JSON) -> JSON:
         try:
             obj = cast(
                 JSON,
@@ -129,7 +135,7 @@ class Cluster:
                     self.namespace,
                     kind.plural,
                     name,
-                    {"spec": spec},
+                    patch,
                     _content_type="application/merge-patch+json",
                 ),
             )

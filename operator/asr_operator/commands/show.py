@@ -203,12 +203,42 @@ def render(kind: str, obj: JSON, now: datetime, command: str = "asr-operator") -
     vm = status.get("azureVM") or {}
     if vm.get("name"):
         rows.append(("Azure VM", f"{vm['name']} {' '.join(vm.get('ips') or [])}".strip()))
+    checks = prechecks(status, now)
+    if checks:
+        rows.append(("Checks", checks))
+    if status.get("disks"):
+        rows.append(("Disks", disks(status["disks"])))
     lines = [f"{kind} {meta.get('namespace', '')}/{name}"]
     lines += [f"  {label + ':' if label else '':<10} {text}" for label, text in rows]
     history = list(history_lines(status))
     lines.append("  Last operations:" if history else "  Last operations: none yet")
     lines += [f"    {line}" for line in history]
     return "\n".join(lines)
+
+
+def prechecks(status: JSON, now: datetime) -> str:
+    """One line: passed, or which Azure requirement fails and with what."""
+    checks = status.get("prechecks")
+    if not checks:
+        return ""
+    when = f"checked {moment(checks.get('checkedAt'), now)}"
+    if checks.get("error"):
+        return f"could not read the VM ({when}): {checks['error']}"
+    failed = [r for r in checks.get("results") or [] if not r.get("passed")]
+    if not failed:
+        count = len(checks.get("results") or [])
+        return f"{checks.get('vm')} meets Azure's requirements ({count} rules, {when})"
+    named = "; ".join(f"{r.get('rule')}: {r.get('seen')} (Azure: {r.get('limit')})" for r in failed)
+    return f"{checks.get('vm')} FAILS {named} ({when})"
+
+
+def disks(listed: list[JSON]) -> str:
+    return ", ".join(
+        f"{'OS' if d.get('role') == 'OperatingSystem' else 'data'} {d.get('name')} "
+        f"{d.get('sizeGB', 0):g} GB"
+        + (f" {d['targetDiskType']}" if d.get("targetDiskType") else "")
+        for d in listed
+    )
 
 
 def summary_header() -> str:
@@ -235,16 +265,7 @@ def summary(kind: str, obj: JSON) -> str:
     )
 
 
-def points(obj: JSON) -> list[JSON] | None:
-    """Retained recovery points from status, newest first; None when status has no list."""
+def points(obj: JSON) -> JSON | None:
+    """status.recoveryPoints (listedAt, retained, newest first); None when status has none."""
     listed = (obj.get("status") or {}).get("recoveryPoints")
-    if listed is None:
-        return None
-    return sorted(
-        listed,
-        key=lambda p: (
-            parse_time(p.get("time") or p.get("recoveryPointTime"))
-            or datetime.min.replace(tzinfo=UTC)
-        ),
-        reverse=True,
-    )
+    return listed if isinstance(listed, dict) else None

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from asr_operator.api.operation import REFRESH_ANNOTATION
 from asr_operator.commands import show
 from asr_operator.commands.cluster import KINDS, RECOVERY_PLAN, Cluster, CommandError, Kind
 
@@ -52,26 +53,66 @@ def status(
     return OK
 
 
-def points(cluster: Cluster, ref: str, out: TextIO, err: TextIO) -> int:
+def points(
+    cluster: Cluster,
+    ref: str,
+    out: TextIO,
+    err: TextIO,
+    refresh: bool = True,
+    timeout: float = 60.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """The retained points from status, after asking the operator to list them now.
+
+    The operator lists points only when an operation needs them; the refresh annotation
+    asks for one listing (and new pre-checks), answered in status.lastHandledRefresh.
+    """
     kind, obj = cluster.find(ref)
+    if kind is RECOVERY_PLAN:
+        err.write(
+            f"{label(kind, obj)} fails over to a keyword (Latest, LatestProcessed or "
+            "LatestApplicationConsistent) for every VM; a VM's own points: "
+            "points <ProtectedVM name>.\n"
+        )
+        return REFUSED
+    name = obj["metadata"]["name"]
+    if refresh:
+        asked = now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        cluster.annotate(kind, name, REFRESH_ANNOTATION, asked)
+        deadline = clock() + timeout
+        while (obj.get("status") or {}).get("lastHandledRefresh") != asked:
+            if clock() >= deadline:
+                err.write(
+                    f"The operator did not list the points within {timeout:.0f}s (is it "
+                    "running? see `status`); showing what status last listed.\n"
+                )
+                break
+            sleep(1.0)
+            obj = cluster.get(kind, name) or obj
     listed = show.points(obj)
     if listed is None:
         err.write(
-            f"The status of {label(kind, obj)} lists no recovery points: this operator "
-            "version does not publish them. spec.failover.recoveryPoint takes Latest, "
-            "LatestProcessed, LatestApplicationConsistent, or (ProtectedVM only) the name "
-            "of one retained point, as the portal's Change recovery point list or "
-            "Get-AzRecoveryServicesAsrRecoveryPoint shows it.\n"
+            f"The status of {label(kind, obj)} lists no recovery points yet. "
+            "spec.failover.recoveryPoint takes Latest, LatestProcessed, "
+            "LatestApplicationConsistent, or the name of one retained point, as the portal's "
+            "Change recovery point list or Get-AzRecoveryServicesAsrRecoveryPoint shows it.\n"
         )
         return REFUSED
-    if not listed:
-        out.write(f"{label(kind, obj)}: ASR retains no recovery point.\n")
+    newest = listed.get("newest") or []
+    when = str(listed.get("listedAt") or "-")[:19].replace("T", " ")
+    retained = int(listed.get("retained") or 0)
+    if not newest:
+        out.write(f"{label(kind, obj)}: ASR retains no recovery point (listed {when} UTC).\n")
         return OK
-    out.write(f"{'NAME':<38} {'TIME':<22} TYPE\n")
-    for p in listed:
-        when = str(p.get("time") or p.get("recoveryPointTime") or "-")
-        what = p.get("type") or p.get("recoveryPointType") or "-"
-        out.write(f"{p.get('name', '-'):<38} {when[:19].replace('T', ' '):<22} {what}\n")
+    out.write(
+        f"{label(kind, obj)}: the newest {len(newest)} of {retained} retained points, "
+        f"listed {when} UTC\n"
+    )
+    out.write(f"{'NAME':<38} {'TIME (UTC)':<20} TYPE\n")
+    for p in newest:
+        at = str(p.get("time") or "-")[:19].replace("T", " ")
+        out.write(f"{p.get('name', '-'):<38} {at:<20} {p.get('type') or '-'}\n")
     return OK
 
 

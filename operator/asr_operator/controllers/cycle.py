@@ -24,7 +24,12 @@ from pydantic import BaseModel, ValidationError
 from asr_operator import metrics
 from asr_operator.api.common import GROUP, VERSION, refusal
 from asr_operator.api.conditions import ConditionType, Reason, get_condition
-from asr_operator.api.operation import ABANDON_ANNOTATION, OperationalStatus, Phase
+from asr_operator.api.operation import (
+    ABANDON_ANNOTATION,
+    REFRESH_ANNOTATION,
+    OperationalStatus,
+    Phase,
+)
 from asr_operator.azure.config import CallLimits
 from asr_operator.controllers import kube, perform
 from asr_operator.controllers.clients import Registry, VaultClients, VaultUnavailable
@@ -60,7 +65,8 @@ class Kind(Generic[SpecT, StatusT]):
     spec: type[SpecT]
     status: type[StatusT]
     vault_of: Callable[[SpecT], str]
-    observe: Callable[[VaultClients, SpecT, StatusT, str, str], Awaitable[Observation]]
+    # (clients, spec, status, namespace, name, refresh annotation) -> what was observed
+    observe: Callable[[VaultClients, SpecT, StatusT, str, str, str], Awaitable[Observation]]
     decide: Callable[[SpecT, StatusT, Observation, Context], Decision[StatusT]]
     record: Callable[
         [SpecT, StatusT, Step, Outcome, Context], tuple[StatusT, tuple[Event, ...], float]
@@ -146,6 +152,7 @@ class Cycle(Generic[SpecT, StatusT]):
             abandon_wait=annotations.get(ABANDON_ANNOTATION, "").lower() == "true",
             approved_by=approver(self.body),
             request_lifetime=clients.request_lifetime if clients else CallLimits().request_lifetime,
+            refresh=annotations.get(REFRESH_ANNOTATION, ""),
         )
 
     async def write(self, status: StatusT) -> bool:
@@ -253,7 +260,8 @@ async def reconcile(
     except VaultUnavailable as e:
         obs = Observation(vault_ready=False, vault_message=str(e))
     if clients is not None:
-        obs = await kind.observe(clients, spec, cycle.status, namespace, name)
+        refresh = (body["metadata"].get("annotations") or {}).get(REFRESH_ANNOTATION, "")
+        obs = await kind.observe(clients, spec, cycle.status, namespace, name, refresh)
         _export_rpo(kind.kind, namespace, name, obs)
     ctx = cycle.context(clients)
     before = cycle.status

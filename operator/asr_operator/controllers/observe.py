@@ -78,8 +78,9 @@ async def observe_vm(
     status: ProtectedVMStatus,
     namespace: str,
     name: str,
+    refresh: str = "",
 ) -> Observation:
-    wants = lifecycle.wants(spec, status)
+    wants = lifecycle.wants(spec, status, refresh)
     obs = Observation()
     if wants.job_name:
         with contextlib.suppress(AsrError, LookupError):
@@ -213,6 +214,7 @@ async def observe_plan(
     status: RecoveryPlanStatus,
     namespace: str,
     name: str,
+    refresh: str = "",
 ) -> Observation:
     """The plan, its members (fresh only when the plan may act) and their Hyper-V VMs."""
     wants = plan_lifecycle.wants(spec, status)

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import kopf
 
 from asr_operator.api.common import GROUP, VERSION
-from asr_operator.api.conditions import ConditionStatus, ConditionType, Reason, set_condition
+from asr_operator.api.conditions import (
+    Condition,
+    ConditionStatus,
+    ConditionType,
+    Reason,
+    get_condition,
+    is_true,
+    set_condition,
+    set_readiness,
+)
 from asr_operator.api.vault import PLURAL, HostStatus, SiteRecoveryVaultStatus
 from asr_operator.azure.errors import AsrError
 from asr_operator.controllers import kube
@@ -37,7 +46,21 @@ async def _hosts(clients: VaultClients) -> list[HostStatus]:
     return [*checked, *broken]
 
 
+def _reach(error: AsrError) -> tuple[Reason, bool, str]:
+    """(reason, stalled, message) of an ARM failure: refused credentials need a human."""
+    if error.status in (401, 403):
+        return (
+            Reason.AUTHENTICATION_FAILED,
+            True,
+            f"ARM refused the vault's credentials: {error}. Fix spec.authentication or the "
+            "Secret it references; the operator checks again every minute.",
+        )
+    return Reason.ARM_UNREACHABLE, False, f"ASR vault check failed: {error}"
+
+
 async def check(vaults: Registry, namespace: str, name: str, body: dict[str, Any]) -> None:
+    """Ready when ARM answers; Stalled when only a person can fix it (credentials, a
+    missing Secret, a refused spec); the Hyper-V hosts are checked either way."""
     now = datetime.now(UTC)
     generation = int(body["metadata"].get("generation") or 1)
     raw = body.get("status") or {}
@@ -45,20 +68,31 @@ async def check(vaults: Registry, namespace: str, name: str, body: dict[str, Any
         status = SiteRecoveryVaultStatus.model_validate(raw)
     except ValueError:
         status = SiteRecoveryVaultStatus()
-    conds = status.conditions
     hosts: list[HostStatus] = []
     count: int | None = None
     try:
         clients = await vaults.get(namespace, name)
-        count = len(await clients.items.items())  # the list idle ProtectedVMs share
-        ready = (ConditionStatus.TRUE, Reason.ARM_REACHABLE, f"ASR vault answers; {count} items")
-        hosts = await _hosts(clients)
     except VaultUnavailable as e:
-        ready = (ConditionStatus.FALSE, Reason.VAULT_NOT_READY, str(e))
-    except AsrError as e:
-        reason = Reason.AUTHENTICATION_FAILED if e.status in (401, 403) else Reason.ARM_UNREACHABLE
-        ready = (ConditionStatus.FALSE, reason, f"ASR vault check failed: {e}")
-    conds = set_condition(conds, ConditionType.READY, *ready, generation, now)
+        reason, stalled, message = Reason.VAULT_NOT_READY, True, str(e)
+    else:
+        try:
+            count = len(await clients.items.items())  # the list idle ProtectedVMs share
+            reason, stalled, message = (
+                Reason.ARM_REACHABLE,
+                False,
+                f"ASR vault answers; {count} items",
+            )
+        except AsrError as e:
+            reason, stalled, message = _reach(e)
+        hosts = await _hosts(clients)
+    ready = reason == Reason.ARM_REACHABLE
+    conds = set_readiness(
+        status.conditions, reason, message, generation, now, ready=ready, stalled=stalled
+    )
+    if ready:  # Ready says why it is ready (set_readiness would say only Reconciled)
+        conds = set_condition(
+            conds, ConditionType.READY, ConditionStatus.TRUE, reason, message, generation, now
+        )
     if not hosts:
         h = (ConditionStatus.TRUE, Reason.NO_HOSTS, "No Hyper-V hosts to check.")
     elif all(x.reachable for x in hosts):
@@ -82,6 +116,22 @@ async def check(vaults: Registry, namespace: str, name: str, body: dict[str, Any
     patch = merge_patch(raw, new.to_wire())
     if patch is not None:
         await kube.patch_status(PLURAL, namespace, name, patch)
+    _announce(body, status.conditions, conds)
+
+
+def _announce(body: dict[str, Any], before: list[Condition], after: list[Condition]) -> None:
+    """One Event per change: Warning when the vault stalls (or stalls for another reason),
+    Normal when it is Ready again."""
+    was = get_condition(before, ConditionType.STALLED)
+    now = get_condition(after, ConditionType.STALLED)
+    was_ready = is_true(before, ConditionType.READY)
+    ref = cast(Any, body)
+    if now is not None and now.status == ConditionStatus.TRUE:
+        if was is None or was.status != ConditionStatus.TRUE or was.reason != now.reason:
+            kopf.event(ref, type="Warning", reason=now.reason.value, message=now.message)
+    elif is_true(after, ConditionType.READY) and not was_ready and before:
+        ready = get_condition(after, ConditionType.READY)
+        kopf.event(ref, type="Normal", reason="VaultReady", message=ready.message if ready else "")
 
 
 @kopf.on.resume(GROUP, VERSION, PLURAL)

@@ -49,7 +49,7 @@ from asr_operator.api.operation import (
 from asr_operator.api.protectedvm import Failback, TestFailover
 from asr_operator.lifecycle import item_state
 from asr_operator.lifecycle.observation import Context, Observation
-from asr_operator.lifecycle.observed import AsrJob, AsrOperation, JobState
+from asr_operator.lifecycle.observed import AsrJob, AsrOperation, JobState, RecoveryPoint
 from asr_operator.lifecycle.steps import (
     Accepted,
     Action,
@@ -155,8 +155,8 @@ class Intent:
 
     operation: OperationType
     action: Action
-    recovery_point: str = ""
-    recovery_point_id: str = ""
+    recovery_point: str = ""  # the choice: a keyword or a point's name
+    point: RecoveryPoint | None = None  # the point it resolved to, when one was named
     detail: str = ""
 
 
@@ -337,6 +337,8 @@ class Engine(Generic[SpecT, StatusT, StateT]):
         value of it is answered once with a Warning Event."""
         approve = self.spec.approve
         if not unrecognized_approval(approve, token, self.status.accepted_approval):
+            if self.status.unrecognized_approval:  # answered: status stops showing it
+                self.update(unrecognized_approval="")
             return ""
         expected = f"the token expected now is {token!r}" if token else "nothing waits for approval"
         note = f"spec.approve {approve!r} matches no open gate ({expected}); nothing proceeds."
@@ -373,7 +375,9 @@ class Engine(Generic[SpecT, StatusT, StateT]):
                 requested_at=now,
                 generation=self.ctx.generation,
                 recovery_point=intent.recovery_point,
-                recovery_point_id=intent.recovery_point_id,
+                recovery_point_id=intent.point.id if intent.point else "",
+                recovery_point_time=intent.point.time if intent.point else None,
+                recovery_point_type=intent.point.type if intent.point else "",
                 detail=intent.detail,
                 action=IntentAction(kind=kind, target=self.target_id(), parameters=parameters),
                 request_ids=[rid],
@@ -773,6 +777,8 @@ class Engine(Generic[SpecT, StatusT, StateT]):
             job_name=op.job_name or (job.name if job else ""),
             job_ended_at=job.end_time if job is not None else None,
             recovery_point=op.recovery_point,
+            recovery_point_time=op.recovery_point_time,
+            recovery_point_type=op.recovery_point_type,
             error=error,
             request_ids=list(op.request_ids),
         )

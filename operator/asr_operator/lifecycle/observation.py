@@ -68,6 +68,8 @@ class Context:
     approved_by: str = ""
     # How long a request whose answer was lost may still reach ASR and act (seconds).
     request_lifetime: float = 300.0
+    # The refresh annotation's value: a new one asks for the reads made only when needed.
+    refresh: str = ""
 
 
 @dataclass(frozen=True)

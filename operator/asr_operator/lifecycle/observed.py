@@ -160,6 +160,17 @@ class RecoveryPoint:
 
 
 @dataclass(frozen=True)
+class AsrDisk:
+    """One replicated disk (azureVmDiskDetails, with protectedManagedDisks' target type)."""
+
+    name: str  # vhdName
+    os: bool  # vhdType OperatingSystem
+    size_mb: int  # maxSizeMB
+    lun: int | None = None
+    target_disk_type: str = ""  # targetDiskAccountType of the matching managed disk
+
+
+@dataclass(frozen=True)
 class AsrItem:
     """A replication protected item (reference section 3)."""
 
@@ -188,6 +199,7 @@ class AsrItem:
     test_nics: tuple[tuple[str, str], ...] = ()
     # Recovery plans this item belongs to (names), when known.
     recovery_plans: tuple[str, ...] = ()
+    disks: tuple[AsrDisk, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -24,15 +24,21 @@ _NAME_CHARS = re.compile(r"[A-Za-z0-9-]+")
 
 
 @dataclass(frozen=True)
-class PrecheckFailure:
-    """One Azure requirement a VM does not meet.
+class Check:
+    """One Azure requirement checked on a VM: what was seen, what Azure accepts.
 
-    `requirement` is a stable PascalCase code for conditions and metrics; `message`
-    is for the human who has to fix it.
+    `requirement` is a stable PascalCase code for conditions, status and metrics;
+    `message` is empty when the check passed, else it tells the human what to fix.
     """
 
     requirement: str
-    message: str
+    seen: str
+    limit: str
+    message: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return not self.message
 
 
 def _gb(size: float) -> str:
@@ -43,94 +49,125 @@ def _disk_label(disk: HyperVDisk) -> str:
     return disk.path or "(a disk without a file path)"
 
 
-def check_vm(vm: HyperVVM) -> list[PrecheckFailure]:
-    """Every Azure requirement of section 7.1 that `vm` fails, in a stable order."""
-    failures: list[PrecheckFailure] = []
+def _listed(items: list[str]) -> str:
+    return ", ".join(items) if items else "none"
+
+
+def evaluate(vm: HyperVVM) -> list[Check]:
+    """Every Azure requirement of section 7.1, passed or not, in a stable order."""
     who = f"VM {vm.name!r}"
     if vm.host:
         who += f" on host {vm.host!r}"
+    checks: list[Check] = []
 
-    if vm.checkpoints:
-        names = ", ".join(repr(c) for c in vm.checkpoints)
-        failures.append(
-            PrecheckFailure(
-                "NoCheckpoints",
-                f"{who} has {len(vm.checkpoints)} checkpoint(s) ({names}); Azure Site Recovery "
-                "cannot fail over a VM with checkpoints. Delete them (Remove-VMSnapshot) and let "
-                "the disks merge.",
-            )
-        )
+    def add(requirement: str, seen: str, limit: str, failure: str | None) -> None:
+        checks.append(Check(requirement, seen, limit, failure or ""))
 
-    if vm.generation == 2 and _guest_is_linux(vm.guest_os):
-        failures.append(
-            PrecheckFailure(
-                "Generation2Linux",
-                f"{who} is a generation 2 VM running {vm.guest_os!r}; Azure Site Recovery supports "
-                "generation 2 only for Windows guests. Use a generation 1 VM for Linux.",
-            )
-        )
+    names = ", ".join(repr(c) for c in vm.checkpoints)
+    add(
+        "NoCheckpoints",
+        f"{len(vm.checkpoints)} checkpoint(s)" + (f": {names}" if names else ""),
+        "none",
+        f"{who} has {len(vm.checkpoints)} checkpoint(s) ({names}); Azure Site Recovery cannot "
+        "fail over a VM with checkpoints. Delete them (Remove-VMSnapshot) and let the disks "
+        "merge."
+        if vm.checkpoints
+        else None,
+    )
+
+    guest = vm.guest_os or "guest OS unknown"
+    add(
+        "Generation",
+        f"generation {vm.generation}, {guest}",
+        "generation 1, or generation 2 with a Windows guest",
+        f"{who} is a generation 2 VM running {vm.guest_os!r}; Azure Site Recovery supports "
+        "generation 2 only for Windows guests. Use a generation 1 VM for Linux."
+        if vm.generation == 2 and _guest_is_linux(vm.guest_os)
+        else None,
+    )
 
     os_disks = [d for d in vm.disks if d.is_os]
     data_disks = [d for d in vm.disks if not d.is_os]
-    if len(os_disks) != 1:
-        found = ", ".join(_disk_label(d) for d in os_disks) or "none"
-        failures.append(
-            PrecheckFailure(
-                "OsDiskCount",
-                f"{who} has {len(os_disks)} OS disks (found: {found}); Azure requires exactly one "
-                "OS disk. Check the VM's boot disk configuration.",
-            )
-        )
+    found = _listed([_disk_label(d) for d in os_disks])
+    add(
+        "OsDiskCount",
+        f"{len(os_disks)} ({found})",
+        "exactly 1",
+        f"{who} has {len(os_disks)} OS disks (found: {found}); Azure requires exactly one OS "
+        "disk. Check the VM's boot disk configuration."
+        if len(os_disks) != 1
+        else None,
+    )
     limit = OS_DISK_MAX_GB_GEN2 if vm.generation == 2 else OS_DISK_MAX_GB_GEN1
-    for disk in os_disks:
-        if disk.size_gb > limit:
-            failures.append(
-                PrecheckFailure(
-                    "OsDiskSize",
-                    f"{who}: OS disk {_disk_label(disk)} is {_gb(disk.size_gb)}; Azure allows at "
-                    f"most {_gb(limit)} for the OS disk of a generation {vm.generation} VM. "
-                    "Shrink the disk or move data to a data disk.",
-                )
-            )
-
-    if len(data_disks) > DATA_DISK_MAX_COUNT:
-        failures.append(
-            PrecheckFailure(
-                "DataDiskCount",
-                f"{who} has {len(data_disks)} data disks; Azure allows at most "
-                f"{DATA_DISK_MAX_COUNT}. Consolidate or detach data disks.",
-            )
+    too_big = [d for d in os_disks if d.size_gb > limit]
+    add(
+        "OsDiskSize",
+        _listed([_gb(d.size_gb) for d in os_disks]),
+        f"at most {_gb(limit)} (generation {vm.generation})",
+        " ".join(
+            f"{who}: OS disk {_disk_label(d)} is {_gb(d.size_gb)}; Azure allows at most "
+            f"{_gb(limit)} for the OS disk of a generation {vm.generation} VM. Shrink the disk "
+            "or move data to a data disk."
+            for d in too_big
         )
-    for disk in data_disks:
-        if disk.size_gb > DATA_DISK_MAX_GB:
-            failures.append(
-                PrecheckFailure(
-                    "DataDiskSize",
-                    f"{who}: data disk {_disk_label(disk)} is {_gb(disk.size_gb)}; Azure allows at "
-                    f"most {_gb(DATA_DISK_MAX_GB)} per data disk. Split the data across smaller "
-                    "disks.",
-                )
-            )
+        or None,
+    )
 
-    for disk in vm.disks:
-        if disk.shared:
-            failures.append(
-                PrecheckFailure(
-                    "SharedDisk",
-                    f"{who}: disk {_disk_label(disk)} is a shared VHD (persistent reservations "
-                    "enabled); Azure Site Recovery does not support shared disks.",
-                )
-            )
-        if disk.format.upper() not in SUPPORTED_DISK_FORMATS:
-            kind = disk.format or "a pass-through or unknown disk"
-            failures.append(
-                PrecheckFailure(
-                    "DiskFormat",
-                    f"{who}: disk {_disk_label(disk)} is {kind}; Azure Site Recovery replicates "
-                    "only VHD and VHDX virtual hard disks.",
-                )
-            )
-    return failures
+    add(
+        "DataDiskCount",
+        str(len(data_disks)),
+        f"at most {DATA_DISK_MAX_COUNT}",
+        f"{who} has {len(data_disks)} data disks; Azure allows at most {DATA_DISK_MAX_COUNT}. "
+        "Consolidate or detach data disks."
+        if len(data_disks) > DATA_DISK_MAX_COUNT
+        else None,
+    )
+    largest = max((d.size_gb for d in data_disks), default=None)
+    add(
+        "DataDiskSize",
+        f"largest {_gb(largest)}" if largest is not None else "no data disk",
+        f"at most {_gb(DATA_DISK_MAX_GB)} each",
+        " ".join(
+            f"{who}: data disk {_disk_label(d)} is {_gb(d.size_gb)}; Azure allows at most "
+            f"{_gb(DATA_DISK_MAX_GB)} per data disk. Split the data across smaller disks."
+            for d in data_disks
+            if d.size_gb > DATA_DISK_MAX_GB
+        )
+        or None,
+    )
+
+    shared = [d for d in vm.disks if d.shared]
+    add(
+        "SharedDisk",
+        _listed([_disk_label(d) for d in shared]),
+        "none",
+        " ".join(
+            f"{who}: disk {_disk_label(d)} is a shared VHD (persistent reservations enabled); "
+            "Azure Site Recovery does not support shared disks."
+            for d in shared
+        )
+        or None,
+    )
+
+    formats = sorted({d.format or "pass-through" for d in vm.disks})
+    unsupported = [d for d in vm.disks if d.format.upper() not in SUPPORTED_DISK_FORMATS]
+    add(
+        "DiskFormat",
+        _listed(formats),
+        " or ".join(SUPPORTED_DISK_FORMATS),
+        " ".join(
+            f"{who}: disk {_disk_label(d)} is {d.format or 'a pass-through or unknown disk'}; "
+            "Azure Site Recovery replicates only VHD and VHDX virtual hard disks."
+            for d in unsupported
+        )
+        or None,
+    )
+    return checks
+
+
+def check_vm(vm: HyperVVM) -> list[Check]:
+    """The requirements `vm` fails, in a stable order (empty: a failover may go ahead)."""
+    return [c for c in evaluate(vm) if not c.passed]
 
 
 def _guest_is_linux(guest_os: str) -> bool:

@@ -30,10 +30,16 @@ from asr_operator.api.operation import (
     TestFailoverStatus,
 )
 from asr_operator.api.protectedvm import (
+    RECOVERY_POINTS_SHOWN,
     AsrObserved,
+    DiskObserved,
     NicObserved,
+    PrecheckResult,
+    PrechecksStatus,
     ProtectedVMSpec,
     ProtectedVMStatus,
+    RecoveryPointShown,
+    RecoveryPointsStatus,
     TargetObserved,
     ValidationStatus,
 )
@@ -43,13 +49,14 @@ from asr_operator.lifecycle.item_state import ItemState, item_state
 from asr_operator.lifecycle.observation import Context, Observation, Wants
 from asr_operator.lifecycle.observed import (
     ActiveLocation,
+    AsrDisk,
     AsrItem,
     AsrJob,
     AsrOperation,
     AzureVmObserved,
     PowerState,
 )
-from asr_operator.lifecycle.prechecks import check_vm
+from asr_operator.lifecycle.prechecks import check_vm, evaluate
 from asr_operator.lifecycle.steps import (
     Done,
     Event,
@@ -80,8 +87,11 @@ PROBE_INTERVAL = 10.0
 # --- Observation requests -------------------------------------------------------------
 
 
-def wants(spec: ProtectedVMSpec, status: ProtectedVMStatus) -> Wants:
-    """Only what this cycle can use: an idle VM costs one cached item read, nothing else."""
+def wants(spec: ProtectedVMSpec, status: ProtectedVMStatus, refresh: str = "") -> Wants:
+    """Only what this cycle can use: an idle VM costs one cached item read, nothing else.
+
+    `refresh` (the refresh annotation) asks once for the reads made only when needed.
+    """
     job_name, lookup = engine.job_wants(status)
     tf = spec.test_failover
     drill = drill_requested(spec, status)
@@ -102,14 +112,42 @@ def wants(spec: ProtectedVMSpec, status: ProtectedVMStatus) -> Wants:
         (moving and fo.recovery_point != latest)
         or (drill and tf is not None and tf.recovery_point != latest)
         or status.phase in (Phase.AWAITING_COMMIT, Phase.CHANGING_RECOVERY_POINT, Phase.STALLED)
+        or refresh_due(status, refresh)
     )
     return Wants(
         job_name=job_name,
         job_lookup_since=lookup,
         recovery_points=points,
         compute_sizes=size is not None and size.lower() != held.lower(),
-        hyperv=spec.hyper_v is not None and (busy or keep_source_off),
+        hyperv=spec.hyper_v is not None
+        and (busy or keep_source_off or prechecks_due(spec, status, refresh)),
         fresh_item=busy or not settled,
+    )
+
+
+def refresh_due(status: ProtectedVMStatus, refresh: str) -> bool:
+    return bool(refresh) and refresh != status.last_handled_refresh
+
+
+def checked_vm(spec: ProtectedVMSpec) -> str:
+    """Which Hyper-V VM the pre-checks in status are about (host/name)."""
+    return f"{spec.hyper_v.host}/{spec.hyper_v.vm_name}" if spec.hyper_v is not None else ""
+
+
+def prechecks_due(spec: ProtectedVMSpec, status: ProtectedVMStatus, refresh: str) -> bool:
+    """Check the VM when first seen, when spec.hyperV names another VM, and on request.
+
+    Not on a cadence: at rest a VM costs no Hyper-V read (before a failover it is always
+    checked). A VM that could not be read is tried again on the next cycle.
+    """
+    if spec.hyper_v is None:
+        return False
+    shown = status.prechecks
+    return (
+        shown is None
+        or shown.vm != checked_vm(spec)
+        or bool(shown.error)
+        or refresh_due(status, refresh)
     )
 
 
@@ -168,6 +206,10 @@ class VMMachine(engine.Engine[ProtectedVMSpec, ProtectedVMStatus, ItemState]):
     ) -> None:
         super().__init__(spec, status, obs, ctx)
         self.source_checks: tuple[ConditionStatus, Reason, str] | None = None
+        # The points status listed before this cycle (their times name the closest
+        # retained point when a chosen one is gone).
+        shown = status.recovery_points
+        self.listed_before = {p.name.lower(): p.time for p in shown.newest} if shown else {}
 
     @property
     def item(self) -> AsrItem:
@@ -392,6 +434,75 @@ class VMMachine(engine.Engine[ProtectedVMSpec, ProtectedVMStatus, ItemState]):
             ),
             target=tgt,
             azure_vm=azure_vm,
+            disks=[_disk(d) for d in item.disks[:64]] or None,
+        )
+        self.observe_prechecks()
+        self.observe_points()
+        if refresh_due(self.status, self.ctx.refresh) and self.refresh_read():
+            self.update(last_handled_refresh=self.ctx.refresh[:64])
+
+    def refresh_read(self) -> bool:
+        """Everything a refresh asks for was read (a failed read keeps the request open)."""
+        hyperv = self.spec.hyper_v is None or self.obs.hyperv is not None
+        return hyperv and self.obs.recovery_points is not None
+
+    def observe_prechecks(self) -> None:
+        """Every pre-check rule in status; a new `checkedAt` only on request or on change."""
+        if self.spec.hyper_v is None:
+            self.update(prechecks=None)
+            return
+        vm, error = self.obs.hyperv, self.obs.hyperv_error
+        if vm is not None:
+            results = [
+                PrecheckResult(
+                    rule=c.requirement, seen=c.seen[:512], limit=c.limit, passed=c.passed
+                )
+                for c in evaluate(vm)
+            ]
+            message = ""
+        elif error is not None:
+            results, message = [], error.message[:1024]
+        else:
+            return
+        label = checked_vm(self.spec)
+        shown = self.status.prechecks
+        if (
+            shown is not None
+            and not refresh_due(self.status, self.ctx.refresh)
+            and (shown.vm, shown.results, shown.error) == (label, results, message)
+        ):
+            return
+        self.update(
+            prechecks=PrechecksStatus(
+                checked_at=self.ctx.now,
+                vm=label,
+                passed=bool(results) and all(r.passed for r in results),
+                results=results,
+                error=message,
+            )
+        )
+
+    def observe_points(self) -> None:
+        """The retained points when they were read; written only when the list changed."""
+        points = self.obs.recovery_points
+        if points is None:
+            return
+        ordered = sorted(points, key=lambda p: p.time, reverse=True)
+        newest = [
+            RecoveryPointShown(name=p.name, time=p.time, type=p.type)
+            for p in ordered[:RECOVERY_POINTS_SHOWN]
+        ]
+        shown = self.status.recovery_points
+        if (
+            shown is not None
+            and not refresh_due(self.status, self.ctx.refresh)
+            and (shown.retained, shown.newest) == (len(points), newest)
+        ):
+            return
+        self.update(
+            recovery_points=RecoveryPointsStatus(
+                listed_at=self.ctx.now, retained=len(points), newest=newest
+            )
         )
 
     # -- conditions of the rows (`when`) -------------------------------------------------
@@ -515,7 +626,7 @@ class VMMachine(engine.Engine[ProtectedVMSpec, ProtectedVMStatus, ItemState]):
         points = self.obs.recovery_points
         if points is None and choice != "Latest":
             return Wait(Reason.WAITING, "Reading the item's recovery points.", 5.0)
-        resolved = recovery_points.resolve(choice, points or ())
+        resolved = recovery_points.resolve(choice, points or (), self.listed_before)
         if isinstance(resolved, recovery_points.Unresolved):
             return Stall(Reason.RECOVERY_POINT_NOT_FOUND, resolved.message, 60.0)
         return resolved
@@ -593,7 +704,7 @@ class VMMachine(engine.Engine[ProtectedVMSpec, ProtectedVMStatus, ItemState]):
             OperationType.FAILOVER,
             StartFailover(planned, rp_id, fo.shutdown_source_vm or planned),
             recovery_point=fo.recovery_point,
-            recovery_point_id=rp_id or "",
+            point=resolved.point,
             detail=fo.type.value,
         )
 
@@ -610,7 +721,7 @@ class VMMachine(engine.Engine[ProtectedVMSpec, ProtectedVMStatus, ItemState]):
             OperationType.TEST_FAILOVER,
             StartTestFailover(tf.network_id, rp_id),
             recovery_point=tf.recovery_point,
-            recovery_point_id=rp_id or "",
+            point=resolved.point,
             detail=tf.request_id,
         )
 
@@ -636,7 +747,7 @@ class VMMachine(engine.Engine[ProtectedVMSpec, ProtectedVMStatus, ItemState]):
             OperationType.CHANGE_RECOVERY_POINT,
             StartApplyRecoveryPoint(point.id),
             recovery_point=fo.recovery_point,
-            recovery_point_id=point.id,
+            point=point,
         )
 
     def shutdown_source(self) -> Step:
@@ -724,6 +835,16 @@ VMMachine.TABLE = {
         Row(always, Op.REVERSE_REPLICATION, (M.reverse_approved, M.retry), M.reverse),
     ),
 }
+
+
+def _disk(disk: AsrDisk) -> DiskObserved:
+    return DiskObserved(
+        name=disk.name[:260],
+        role="OperatingSystem" if disk.os else "DataDisk",
+        size_gb=round(disk.size_mb / 1024, 1),
+        lun=disk.lun,
+        target_disk_type=disk.target_disk_type[:64],
+    )
 
 
 def _azure_vm(vm: AzureVmObserved, spec: ProtectedVMSpec) -> AzureVM:

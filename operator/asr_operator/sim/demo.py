@@ -11,7 +11,9 @@ by its chapter, since the VMs of a managed plan no longer act through their Prot
 from __future__ import annotations
 
 import argparse
+import shutil
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -295,7 +297,7 @@ def _table(story: Story, progress: list[tuple[str, str]]) -> Group:
             _ready(st),
             st.get("job", ""),
             f"{rpo}s" if rpo is not None else "",
-            events.get(name, "")[:80],
+            events.get(name, ""),  # whole: an approval's token is at its end
         )
     shown: list[Table | Text] = [table]
     plans = story.objects(PLANS)
@@ -349,6 +351,7 @@ def _summary(story: Story, console: Console) -> None:
 def run_story(story: Story, console: Console, live: bool, pause: float) -> bool:
     progress: list[tuple[str, str]] = []
     ok = True
+    steps = _Steps()
 
     def render() -> Group:
         return _table(story, progress)
@@ -371,6 +374,8 @@ def run_story(story: Story, console: Console, live: bool, pause: float) -> bool:
                     break
                 if live:
                     view.update(render())
+                else:
+                    steps.show(story, console)
                 time.sleep(0.25)
             if not ok:
                 break
@@ -381,6 +386,26 @@ def run_story(story: Story, console: Console, live: bool, pause: float) -> bool:
                 view.update(render())
             time.sleep(pause)
     return ok
+
+
+class _Steps:
+    """Without a terminal: one line each time an object's phase, job or last Event changes,
+    so a piped or logged demo shows every step, not only the chapter titles."""
+
+    def __init__(self) -> None:
+        self.said: dict[str, str] = {}
+
+    def show(self, story: Story, console: Console) -> None:
+        events = story.last_events()
+        for plural in (PVMS, PLANS):
+            for obj in story.objects(plural):
+                name = obj["metadata"]["name"]
+                st = obj.get("status") or {}
+                parts = [st.get("phase") or "Pending", st.get("job") or "", events.get(name, "")]
+                line = " · ".join(p for p in parts if p)
+                if self.said.get(name) != line:
+                    self.said[name] = line
+                    console.print(f"  · {name}: {line}", soft_wrap=True, highlight=False)
 
 
 class _Quiet:
@@ -430,6 +455,9 @@ def main(argv: Sequence[str]) -> int:
     with SimulatedDatacenter(
         bundled_scenario(), workdir, time_scale=args.time_scale, poll_interval=1
     ) as dc:
+        meanwhile = f"  export KUBECONFIG={dc.kubeconfig}   # kubectl and asr-operator, meanwhile"
+        console.print(meanwhile, highlight=False, soft_wrap=True)
+        console.print(f"  {_cli_hint()}", highlight=False, soft_wrap=True)
         dc.apply(dc.vault_manifests())
         dc.apply([d for d in docs if d.get("kind") != "RecoveryPlan"])
         operator = OperatorProcess(dc.kubeconfig, dc.namespace, workdir)
@@ -446,6 +474,18 @@ def main(argv: Sequence[str]) -> int:
         finally:
             operator.stop()
     return 0 if ok else 1
+
+
+def _cli_hint() -> str:
+    """How to reach `asr-operator` from another shell (make demo runs it from a venv)."""
+    here = Path(sys.executable).parent / "asr-operator"
+    found = shutil.which("asr-operator")
+    if found and Path(found).resolve() == here.resolve():
+        return "asr-operator is on PATH: try `asr-operator status -n demo`"
+    return (
+        f"asr-operator is {here} (not on PATH): `source {here.parent}/activate`, "
+        "then `asr-operator status -n demo`"
+    )
 
 
 def _wait_for_ctrl_c(console: Console, dc: SimulatedDatacenter) -> None:

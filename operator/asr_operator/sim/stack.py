@@ -50,6 +50,10 @@ class SimulatedDatacenter:
     time_scale: float = 1.0
     poll_interval: int = 2
     asr_options: dict[str, Any] = field(default_factory=dict)
+    # Where the simulators listen (and what their certificates and the manifests name).
+    address: str = "127.0.0.1"
+    # False: no Kubernetes API stand-in (the operator runs against a real cluster).
+    with_kube: bool = True
     datacenter: Datacenter = field(init=False)
     asr: AsrSimulatorThread = field(init=False)
     hyperv: HyperVSimulator = field(init=False)
@@ -78,10 +82,18 @@ class SimulatedDatacenter:
         self.datacenter = Datacenter.from_scenario(self.scenario)
         self.asr = self._stack.enter_context(
             AsrSimulatorThread(
-                self.scenario, self.datacenter, time_scale=self.time_scale, **self.asr_options
+                self.scenario,
+                self.datacenter,
+                time_scale=self.time_scale,
+                host=self.address,
+                **self.asr_options,
             )
         )
-        self.hyperv = self._stack.enter_context(HyperVSimulator(self.datacenter, tls=True))
+        self.hyperv = self._stack.enter_context(
+            HyperVSimulator(self.datacenter, tls=True, address=self.address)
+        )
+        if not self.with_kube:
+            return
         crd_docs = [api_crds.crd(r) for r in api_crds.RESOURCES]
         self.kube = self._stack.enter_context(
             KubeStandInThread(crds=crd_docs, namespaces=[self.namespace])

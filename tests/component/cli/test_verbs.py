@@ -20,6 +20,7 @@ import yaml
 
 from asr_operator.api.conditions import Reason, set_readiness
 from asr_operator.api.operation import (
+    REFRESH_ANNOTATION,
     ApprovalAction,
     AwaitingApproval,
     HistoryEntry,
@@ -28,7 +29,15 @@ from asr_operator.api.operation import (
     OperationType,
     Phase,
 )
-from asr_operator.api.protectedvm import AsrObserved, ProtectedVMStatus
+from asr_operator.api.protectedvm import (
+    AsrObserved,
+    DiskObserved,
+    PrecheckResult,
+    PrechecksStatus,
+    ProtectedVMStatus,
+    RecoveryPointShown,
+    RecoveryPointsStatus,
+)
 from asr_operator.api.recoveryplan import GroupProgress, RecoveryPlanStatus
 from asr_operator.cli import main
 from asr_operator.sim.kube import KubeStandInThread
@@ -363,10 +372,68 @@ def test_failback_and_drill_are_spec_patches(
 def test_points_says_when_status_lists_none(
     kube: KubeStandInThread, kubeconfig: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, _, err = asr(kubeconfig, capsys, "points", "web01")
-    assert code == 1 and "lists no recovery points" in err
+    code, _, err = asr(kubeconfig, capsys, "points", "web01", "--no-refresh")
+    assert code == 1 and "lists no recovery points yet" in err
     code, _, err = asr(kubeconfig, capsys, "points", "nosuch")
     assert code == 1 and "no ProtectedVM or RecoveryPlan named 'nosuch' in namespace 'dr'" in err
+
+
+def listed(newest: int, retained: int) -> RecoveryPointsStatus:
+    return RecoveryPointsStatus(
+        listed_at=NOW,
+        retained=retained,
+        newest=[
+            RecoveryPointShown(
+                name=f"0689d0d0-3518-4793-8c98-c26bf94526{n:02}",
+                time=NOW - timedelta(minutes=5 * n),
+                type="ApplicationConsistent" if n % 4 == 0 else "CrashConsistent",
+            )
+            for n in range(newest)
+        ],
+    )
+
+
+def test_points_asks_the_operator_to_list_them_now_and_prints_the_answer(
+    kube: KubeStandInThread, kubeconfig: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The verb sets the refresh annotation; the operator answers in lastHandledRefresh."""
+
+    def operator() -> None:
+        for _ in range(500):
+            obj = kube.get("protectedvms", "web01", NS)
+            asked = (obj["metadata"].get("annotations") or {}).get(REFRESH_ANNOTATION)
+            if asked:
+                status = ProtectedVMStatus(
+                    recovery_points=listed(3, 40), last_handled_refresh=asked
+                )
+                write_status(kube, status)
+                return
+            threading.Event().wait(0.02)
+
+    thread = threading.Thread(target=operator, daemon=True)
+    thread.start()
+    code, out, err = asr(kubeconfig, capsys, "points", "web01")
+    thread.join(5)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert "the newest 3 of 40 retained points" in lines[0]
+    assert lines[1].split() == ["NAME", "TIME", "(UTC)", "TYPE"]
+    assert lines[2].split()[0] == "0689d0d0-3518-4793-8c98-c26bf9452600"
+    assert lines[2].split()[-1] == "ApplicationConsistent"
+    assert lines[3].split()[-1] == "CrashConsistent"
+
+
+def test_points_without_an_operator_says_so_and_shows_the_last_list(
+    kube: KubeStandInThread, kubeconfig: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_status(kube, ProtectedVMStatus(recovery_points=listed(2, 2)))
+    code, out, err = asr(kubeconfig, capsys, "points", "web01", "--timeout", "1")
+    assert code == 0 and "did not list the points within 1s" in err
+    assert "the newest 2 of 2 retained points" in out
+    annotations = kube.get("protectedvms", "web01", NS)["metadata"]["annotations"]
+    assert REFRESH_ANNOTATION in annotations
+    code, out, _ = asr(kubeconfig, capsys, "points", "web01", "--no-refresh")
+    assert code == 0 and len(out.splitlines()) == 4
 
 
 def test_context_and_namespace_are_chosen_as_kubectl_does(
@@ -437,3 +504,40 @@ def test_kubectl_asr_plugin(kube: KubeStandInThread, kubeconfig: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "approve with: kubectl asr approve web01" in done.stdout
+
+
+def test_status_shows_the_prechecks_and_disks(
+    kube: KubeStandInThread, kubeconfig: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    checks = PrechecksStatus(
+        checked_at=NOW - timedelta(minutes=3),
+        vm="hv-01/WEB01",
+        passed=False,
+        results=[
+            PrecheckResult(
+                rule="NoCheckpoints",
+                seen="1 checkpoint(s): 'before-patch'",
+                limit="none",
+                passed=False,
+            ),
+            PrecheckResult(rule="DataDiskCount", seen="1", limit="at most 16", passed=True),
+        ],
+    )
+    listed = [
+        DiskObserved(
+            name="os.vhdx",
+            role="OperatingSystem",
+            size_gb=127,
+            lun=0,
+            target_disk_type="Premium_LRS",
+        ),
+        DiskObserved(name="data.vhdx", role="DataDisk", size_gb=500, lun=1),
+    ]
+    write_status(kube, ProtectedVMStatus(prechecks=checks, disks=listed))
+    code, out, _ = asr(kubeconfig, capsys, "status", "web01")
+    assert code == 0
+    assert (
+        "Checks:    hv-01/WEB01 FAILS NoCheckpoints: 1 checkpoint(s): 'before-patch' "
+        "(Azure: none) (checked " in out
+    )
+    assert "Disks:     OS os.vhdx 127 GB Premium_LRS, data data.vhdx 500 GB" in out

@@ -39,6 +39,11 @@ def current_scenario(vault: Vault, job: SimJob | None) -> dict[str, str]:
     }
 
 
+def _disk_id(vm_id: str, path: str, n: int) -> str:
+    """ASR's id of a replicated disk: VM id, disk id, then the disk's position."""
+    return f"{vm_id.upper()}_{stable_id('disk', vm_id, path).upper()}_0_{n}"
+
+
 def item_json(vault: Vault, item: Item) -> dict[str, Any]:
     vault.advance(item)
     phase = PHASES[item.phase]
@@ -70,7 +75,7 @@ def item_json(vault: Vault, item: Item) -> dict[str, Any]:
             {
                 "vhdType": "OperatingSystem" if d.os else "DataDisk",
                 "vhdId": stable_id("vhd", vid, d.path),
-                "diskId": f"{vid.upper()}_{stable_id('disk', vid, d.path).upper()}_0_{n}",
+                "diskId": _disk_id(vid, d.path, n),
                 "vhdName": d.path.replace("\\", "/").rsplit("/", 1)[-1],
                 "maxSizeMB": str(int(d.size_gb * 1024)),
                 "targetDiskLocation": None,
@@ -164,7 +169,22 @@ def item_json(vault: Vault, item: Item) -> dict[str, Any]:
         "seedManagedDiskTags": None,
         "targetManagedDiskTags": {},
         "targetNicTags": {},
-        "protectedManagedDisks": [],
+        "protectedManagedDisks": [
+            {
+                "diskId": _disk_id(vid, d.path, n),
+                "seedManagedDiskId": None,
+                "replicaDiskType": "Standard_LRS",
+                "diskEncryptionSetId": None,
+                "targetDiskAccountType": "Premium_LRS" if d.os else "StandardSSD_LRS",
+                "sectorSizeInBytes": 512,
+                "iops": None,
+                "throughputInMbps": None,
+                "diskSizeInGB": int(d.size_gb),
+            }
+            for n, d in enumerate(item.vm.disks)
+        ]
+        if str(t.use_managed_disks).lower() == "true"
+        else [],
     }
     health_errors: list[dict[str, Any]] = []
     if item.last_tfo_time is None:

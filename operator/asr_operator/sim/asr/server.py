@@ -93,7 +93,8 @@ class AsrSimulator:
 
     async def start(self) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="asr-sim-")
-        tls = make_server_tls(Path(self._tmp.name))
+        names = tuple(dict.fromkeys((self._host, "127.0.0.1", "localhost")))
+        tls = make_server_tls(Path(self._tmp.name), names)
         self._ca_path = tls.ca_path
         app = web.Application(client_max_size=8 * 1024 * 1024)
         aad.add_routes(app, self.tokens)
