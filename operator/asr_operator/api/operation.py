@@ -283,7 +283,7 @@ class OperationalStatus(ApiModel):
     last_operation: HistoryEntry | None = None
     """The operation that ended last."""
     history: Annotated[list[HistoryEntry], Clipped(20)] = Field(default_factory=list)
-    """The last operations, newest first (at most 20)."""
+    """The last operations, newest first."""
     failures: FailureMemo | None = None
     conditions: Annotated[list[Condition], Clipped(16)] = Field(default_factory=list)
     """Ready, Reconciling, Stalled and the kind's own conditions."""
