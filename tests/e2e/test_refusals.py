@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import kubernetes.client
 import pytest
 
 from asr_operator.sim.stack import SimulatedDatacenter
@@ -193,3 +194,48 @@ def test_wrong_credentials_are_refused(
     )
     assert "not-the-secret" not in message
     assert action_calls(dc) == {}
+
+
+def test_a_spec_an_older_crd_admitted_stalls_until_fixed(
+    cluster: Cluster, operator: Operator
+) -> None:
+    """Admitted by an older, laxer CRD: the operator refuses it itself, once, by field."""
+    dc = operator.dc
+    lax = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    early = {  # an early CRD: any spec goes
+        "name": "v1alpha1",
+        "served": True,
+        "storage": True,
+        "schema": {
+            "openAPIV3Schema": {"type": "object", "properties": {"spec": lax, "status": lax}}
+        },
+        "subresources": {"status": {}},
+    }
+    with dc.api_client() as client:
+        kubernetes.client.ApiextensionsV1Api(client).patch_custom_resource_definition(
+            "protectedvms.asr-operator.io", {"spec": {"versions": [early]}}
+        )
+    dc.kube.create(
+        {
+            "apiVersion": "asr-operator.io/v1alpha1",
+            "kind": "ProtectedVM",
+            "metadata": {"name": "web01", "namespace": dc.namespace},
+            "spec": {
+                "vaultRef": {"name": "vault-dr"},
+                "protectedItem": {"name": "web01"},
+                "activeSite": "Azure",
+                "failover": {"recoveryPoint": "LatestProccessed"},
+            },
+        }
+    )
+    assert_refused(
+        cluster, "web01", "InvalidSpec", "spec.failover.recoveryPoint", "LatestProcessed"
+    )
+    warnings = [e for e in cluster.events("web01") if e[1] == "InvalidSpec"]
+    assert len(warnings) == 1, warnings  # said once, not once per cycle
+    assert action_calls(dc) == {}
+    cluster.patch_spec("web01", {"failover": {"recoveryPoint": "Latest"}})
+    status = cluster.wait_for(
+        "web01", lambda s: s.get("awaitingApproval"), timeout=90, what="the failover, fixed"
+    )
+    assert status["phase"] == "AwaitingCommit"

@@ -37,6 +37,10 @@ T = TypeVar("T")
 FINGERPRINT_TTL = 60.0
 # How long an item read one by one counts as fresh (no action was sent on it since).
 FRESH_FOR = 5.0
+# Fresh item reads asked for within this window go out together (seconds).
+BATCH_WINDOW = 0.5
+# Items per page of ASR's protected-item list (the cost of a list, in requests).
+LIST_PAGE_SIZE = 100
 
 
 class VaultUnavailable(Exception):
@@ -78,42 +82,110 @@ class ListCache(Generic[T]):
 
 
 class ItemCache(ListCache[AsrItem]):
-    """The vault's protected items, found by friendly name or VM id.
+    """The vault's protected items, found by friendly name or VM id, and read fresh.
 
     Indexed once per list read: every idle object looks its item up each cycle, and a
     scan per lookup made an interval cost quadratic in the number of objects.
+
+    Fresh reads (after an action, after a job ended) are batched as job polls are: the
+    reads asked for within BATCH_WINDOW go out together, as one vault-wide list when
+    that costs fewer requests than a GET each. Job ends arrive in batches (one job poll
+    sees many), so during a mass failover a job end costs a share of one list, not GETs.
     """
 
     def __init__(self, gateway: AsrGateway, min_interval: float) -> None:
         super().__init__(gateway.list_items, min_interval)
+        self._gateway = gateway
         self._indexed: list[AsrItem] | None = None
         self._by_friendly: dict[str, AsrItem] = {}
         self._by_name: dict[str, AsrItem] = {}
-        # Items just read one by one (fresh reads), by name: (monotonic time, item).
+        # Items read fresh, by name: (monotonic time the read started, item).
         self._read: dict[str, tuple[float, AsrItem]] = {}
+        # When we last learned an item changed (an action sent, its job seen ended): a read
+        # that started before then is not fresh, whenever it answered.
+        self._changed: dict[str, float] = {}
+        self._waiting: dict[str, tuple[str, str, str, asyncio.Future[AsrItem]]] = {}
+        self._batch: asyncio.Task[None] | None = None
 
-    def remember(self, item: AsrItem) -> AsrItem:
-        """A fresh read of one item, which the next cycles may use as fresh for a moment."""
+    def changed(self, name: str) -> None:
+        """The item changes now (an action was sent, its job ended): read it again."""
         now = time.monotonic()
-        if len(self._read) > 64:  # only the last seconds' reads matter
+        if len(self._changed) > 256:
+            self._changed = {k: t for k, t in self._changed.items() if now - t < FRESH_FOR}
+        self._changed[name.lower()] = now
+
+    def remember(self, item: AsrItem, started: float) -> AsrItem:
+        now = time.monotonic()
+        if len(self._read) > 256:  # only the last seconds' reads matter
             self._read = {k: v for k, v in self._read.items() if now - v[0] < FRESH_FOR}
-        self._read[item.name.lower()] = (now, item)
+        key = item.name.lower()
+        if started >= self._changed.get(key, float("-inf")):
+            self._read[key] = (started, item)
         return item
 
     def lately(self, name: str) -> AsrItem | None:
-        """The item as read fresh less than FRESH_FOR ago, if it was.
+        """The item as read fresh less than FRESH_FOR ago and since it last changed.
 
         After a job ends the item is read once, and the cycle that follows at once (to
         record, then to send the next step) needs no second read of its own.
         """
-        hit = self._read.get(name.lower())
+        key = name.lower()
+        hit = self._read.get(key)
         if hit is None or time.monotonic() - hit[0] >= FRESH_FOR:
+            return None
+        if hit[0] < self._changed.get(key, float("-inf")):
             return None
         return hit[1]
 
-    def forget(self, name: str) -> None:
-        """An action is about to change the item: earlier reads are no longer fresh."""
-        self._read.pop(name.lower(), None)
+    async def fresh(self, fabric: str, container: str, name: str) -> AsrItem:
+        """The item as ASR shows it now, read with the others asked for meanwhile."""
+        key = name.lower()
+        waiting = self._waiting.get(key)
+        if waiting is None:
+            future: asyncio.Future[AsrItem] = asyncio.get_running_loop().create_future()
+            waiting = (fabric, container, name, future)
+            self._waiting[key] = waiting
+        if self._batch is None or self._batch.done():
+            self._batch = asyncio.create_task(self._read_batches())
+        return await asyncio.shield(waiting[3])
+
+    async def _read_batches(self) -> None:
+        while self._waiting:
+            await asyncio.sleep(BATCH_WINDOW)
+            batch, self._waiting = self._waiting, {}
+            await self._read_batch(batch)
+
+    async def _read_batch(
+        self, batch: dict[str, tuple[str, str, str, asyncio.Future[AsrItem]]]
+    ) -> None:
+        started = time.monotonic()
+        pages = max(1, -(-len(self._items) // LIST_PAGE_SIZE))
+        listed: dict[str, AsrItem] = {}
+        if len(batch) > pages:
+            try:
+                items = await self._load()
+            except Exception as e:  # every waiter gets the list's error
+                for *_, future in batch.values():
+                    if not future.done():
+                        future.set_exception(e)
+                return
+            self._items, self._at = items, started  # idle objects use this list too
+            listed = {i.name.lower(): i for i in items}
+
+        async def one(key: str, fabric: str, container: str, name: str) -> AsrItem:
+            found = listed.get(key)
+            return found or await self._gateway.get_item(fabric, container, name)
+
+        answers = await asyncio.gather(
+            *(one(k, f, c, n) for k, (f, c, n, _) in batch.items()), return_exceptions=True
+        )
+        for (*_, future), answer in zip(batch.values(), answers, strict=True):
+            if future.done():
+                continue
+            if isinstance(answer, BaseException):
+                future.set_exception(answer)
+            else:
+                future.set_result(self.remember(answer, started))
 
     async def _index(self) -> None:
         items = await self.items()

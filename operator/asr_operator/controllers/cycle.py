@@ -124,12 +124,29 @@ class Seen:
     # object's body does not change between cycles, so it is validated once, not per cycle.
     parsed: tuple[str, Any, dict[str, Any], Any] | None = None
 
+    def parse(self, kind: Kind[SpecT, StatusT], body: dict[str, Any]) -> tuple[SpecT, Any, Any]:
+        """(spec, raw status, status) of this version of the body; raises ValidationError
+        for a spec admitted by an older CRD."""
+        version = _version(body)
+        if self.parsed is not None and version and self.parsed[0] == version:
+            return self.parsed[1], self.parsed[2], self.parsed[3]
+        self.parsed = None
+        spec = kind.spec.model_validate(body.get("spec") or {})
+        raw, status = kind.status_of(body)
+        if version:
+            self.parsed = (version, spec, raw, status)
+        return spec, raw, status
+
 
 class Cycle(Generic[SpecT, StatusT]):
     """One reconcile of one object; holds what the cycle read and wrote."""
 
     def __init__(
-        self, kind: Kind[SpecT, StatusT], body: dict[str, Any], seen: Seen | None = None
+        self,
+        kind: Kind[SpecT, StatusT],
+        body: dict[str, Any],
+        seen: Seen | None = None,
+        status: tuple[dict[str, Any], StatusT] | None = None,
     ) -> None:
         self.kind = kind
         self.body = body
@@ -137,11 +154,7 @@ class Cycle(Generic[SpecT, StatusT]):
         self._ref = cast(Any, body)  # kopf.event takes any mapping with metadata
         self.namespace = body["metadata"]["namespace"]
         self.name = body["metadata"]["name"]
-        parsed = seen.parsed if seen is not None else None
-        if parsed is not None and parsed[0] == _version(body):
-            self.raw, self.status = parsed[2], parsed[3]
-        else:
-            self.raw, self.status = kind.status_of(body)
+        self.raw, self.status = status if status is not None else kind.status_of(body)
 
     def context(self, clients: VaultClients | None) -> Context:
         annotations = self.body["metadata"].get("annotations") or {}
@@ -241,19 +254,12 @@ async def reconcile(
     body = await _current(kind, namespace, name, live, seen)
     if body is None or body["metadata"].get("deletionTimestamp"):
         return 30.0
-    version = _version(body)
-    if seen.parsed is not None and version and seen.parsed[0] == version:
-        spec = seen.parsed[1]
-    else:
-        seen.parsed = None
-        try:
-            spec = kind.spec.model_validate(body.get("spec") or {})
-        except ValidationError as e:  # admitted by an older CRD: stall before acting, say why
-            await _refuse_spec(kind, body, refusal(e))
-            return 300.0
-    cycle = Cycle(kind, body, seen)
-    if seen.parsed is None and version:
-        seen.parsed = (version, spec, cycle.raw, cycle.status)
+    try:
+        spec, raw, status = seen.parse(kind, body)
+    except ValidationError as e:  # admitted by an older CRD: stall before acting, say why
+        await _refuse_spec(kind, body, refusal(e), seen)
+        return 300.0
+    cycle = Cycle(kind, body, seen, (raw, status))
     clients: VaultClients | None = None
     try:
         clients = await vaults.get(namespace, kind.vault_of(spec))
@@ -292,8 +298,10 @@ async def reconcile(
     return delay
 
 
-async def _refuse_spec(kind: Kind[SpecT, StatusT], body: dict[str, Any], message: str) -> None:
-    cycle = Cycle(kind, body)
+async def _refuse_spec(
+    kind: Kind[SpecT, StatusT], body: dict[str, Any], message: str, seen: Seen
+) -> None:
+    cycle = Cycle(kind, body, seen)
     ctx = cycle.context(None)
     before = cycle.status
     text = f"The operator refuses this spec and does nothing until it is fixed: {message}"

@@ -42,25 +42,26 @@ async def resolve_item(
     """
     ref = spec.protected_item
     known = status.asr.item_id if status.asr else ""
+    key = ref.id or arm_segment(known, "replicationProtectedItems")
     if job_ended:
-        clients.items.forget(ref.id or arm_segment(known, "replicationProtectedItems"))
+        clients.items.changed(key)
     if not fresh:
         cached = await (clients.items.get(ref.id) if ref.id else clients.items.find(ref.name or ""))
         if cached is not None:
             return cached
     else:
-        lately = clients.items.lately(ref.id or arm_segment(known, "replicationProtectedItems"))
+        lately = clients.items.lately(key)
         if lately is not None and (
             ref.name is None or lately.friendly_name.lower() == ref.name.lower()
         ):
             return lately
     if ref.fabric and ref.container and ref.id:
-        return clients.items.remember(await clients.asr.get_item(ref.fabric, ref.container, ref.id))
+        return await clients.items.fresh(ref.fabric, ref.container, ref.id)
     if known:
         fabric = arm_segment(known, "replicationFabrics")
         container = arm_segment(known, "replicationProtectionContainers")
         name = arm_segment(known, "replicationProtectedItems")
-        item = clients.items.remember(await clients.asr.get_item(fabric, container, name))
+        item = await clients.items.fresh(fabric, container, name)
         if ref.name is None or item.friendly_name.lower() == ref.name.lower():
             return item
     assert ref.name is not None

@@ -55,7 +55,7 @@ async def submit(
             "nothing was sent",
         )
     if isinstance(target, AsrItem):
-        clients.items.forget(target.name)  # a read from before the action is not fresh after
+        clients.items.changed(target.name)  # a read from before the action is not fresh
     try:
         if isinstance(action, ResumeJob):  # a job's action, whatever the job acts on
             job = await clients.asr.resume_job(action.job_name, action.comments)
@@ -66,6 +66,9 @@ async def submit(
     except Exception as e:  # every gateway failure is classified, none escapes
         kind, message, retry_after = asr_refusal(e)
         return Refused(kind, message, retry_after)
+    finally:
+        if isinstance(target, AsrItem):  # nor is one that started while ASR took it
+            clients.items.changed(target.name)
     return Accepted(job)
 
 
