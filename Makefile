@@ -4,12 +4,12 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit crds clean
+.PHONY: demo test lint typecheck unit crds image-check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,sim]'
 	touch $(STAMP)
 
 ## demo: run the operator against the built-in simulated datacenter
@@ -22,8 +22,8 @@ test: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check operator tests
-	$(BIN)/ruff format --check operator tests
+	$(BIN)/ruff check operator tests .ci/image-check
+	$(BIN)/ruff format --check operator tests .ci/image-check
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -34,6 +34,11 @@ unit: $(STAMP)
 ## crds: regenerate crds/ (and its copies for kustomize and Helm) from the typed API
 crds: $(STAMP)
 	for d in crds deploy/crds charts/asr-operator/files/crds; do $(BIN)/asr-operator crds --output-dir $$d; done
+
+## image-check: replay the Dockerfile's install steps without a container engine and start
+## the installed entrypoint (--help, and a short run against the simulators)
+image-check: $(STAMP)
+	$(BIN)/python .ci/image-check
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

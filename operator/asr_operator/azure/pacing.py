@@ -25,6 +25,8 @@ from typing import Any
 from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import AsyncHTTPPolicy, CustomHookPolicy
 
+from asr_operator.azure.errors import retry_after_seconds
+
 # Per-call keyword (SDK kwargs reach the pipeline context): a higher value is paced first.
 PRIORITY_OPTION = "asr_operator_priority"
 
@@ -171,7 +173,7 @@ class PacingPolicy(AsyncHTTPPolicy[Any, Any]):
             if response.http_response.status_code != 429:
                 break
             self.throttled_responses += 1
-            retry_after = _retry_after(response)
+            retry_after = retry_after_seconds(response.http_response, 1.0)
             if bucket is not None:
                 bucket.throttled(retry_after)
             if attempt >= self.throttle_retries:
@@ -181,10 +183,3 @@ class PacingPolicy(AsyncHTTPPolicy[Any, Any]):
                 await asyncio.sleep(retry_after)
         self._hooks.on_response(request, response)
         return response
-
-
-def _retry_after(response: PipelineResponse[Any, Any]) -> float:
-    try:
-        return max(0.0, float(response.http_response.headers.get("Retry-After", "1")))
-    except ValueError:
-        return 1.0
