@@ -365,20 +365,17 @@ class ValidationStatus(ApiModel):
 class DiskObserved(ApiModel):
     """One disk of the replicated VM as ASR reports it (the portal's Disks view)."""
 
-    name: str = Field(default="", max_length=260, description="The VHD's file name (vhdName).")
-    role: str = Field(
-        default="",
-        max_length=32,
-        description="OperatingSystem or DataDisk, as ASR's vhdType says.",
-    )
-    size_gb: float = Field(default=0, alias="sizeGB", description="Size (maxSizeMB / 1024).")
-    lun: int | None = Field(default=None, description="The data disk's LUN in Azure.")
-    target_disk_type: str = Field(
-        default="",
-        max_length=64,
-        description="Managed disk type the failed-over VM gets (e.g. Premium_LRS); empty "
-        "when ASR names none (replication to a storage account).",
-    )
+    name: StatusName = ""
+    """The VHD's file name (vhdName)."""
+    role: StatusName = ""
+    """OperatingSystem or DataDisk, as ASR's vhdType says."""
+    size_gb: float = Field(default=0, alias="sizeGB")
+    """Size in GB (maxSizeMB / 1024)."""
+    lun: int | None = None
+    """The data disk's LUN in Azure."""
+    target_disk_type: StatusName = ""
+    """Managed disk type the failed-over VM gets (e.g. Premium_LRS); empty when ASR names
+    none (replication to a storage account)."""
 
 
 PRECHECKS_MAX = 16
@@ -387,9 +384,12 @@ PRECHECKS_MAX = 16
 class PrecheckResult(ApiModel):
     """One Azure requirement checked on the Hyper-V VM, with the value seen."""
 
-    rule: str = Field(max_length=64, description="Stable PascalCase name, e.g. NoCheckpoints.")
-    seen: str = Field(default="", max_length=512, description="What the VM has.")
-    limit: str = Field(default="", max_length=256, description="What Azure accepts.")
+    rule: StatusName
+    """Stable PascalCase name, e.g. NoCheckpoints."""
+    seen: StatusText = ""
+    """What the VM has."""
+    limit: StatusName = ""
+    """What Azure accepts."""
     passed: bool
     """Whether the VM meets it."""
 
@@ -402,14 +402,16 @@ class PrechecksStatus(ApiModel):
     request or when a result changed, so a resting VM costs no status write.
     """
 
-    checked_at: datetime = Field(description="When these results were taken.")
-    vm: str = Field(default="", max_length=256, description="The VM checked (host/name).")
-    passed: bool = Field(description="Every rule passed: a failover will not be refused.")
-    results: list[PrecheckResult] = Field(default_factory=list, max_length=PRECHECKS_MAX)
+    checked_at: datetime
+    """When these results were taken."""
+    vm: StatusName = ""
+    """The VM checked (host/name)."""
+    passed: bool
+    """Every rule passed: a failover will not be refused."""
+    results: Annotated[list[PrecheckResult], Clipped(PRECHECKS_MAX)] = Field(default_factory=list)
     """Every rule, with the value seen."""
-    error: str = Field(
-        default="", max_length=1024, description="Why the VM could not be read from Hyper-V."
-    )
+    error: StatusMessage = ""
+    """Why the VM could not be read from Hyper-V."""
 
 
 RECOVERY_POINTS_SHOWN = 12
@@ -418,13 +420,12 @@ RECOVERY_POINTS_SHOWN = 12
 class RecoveryPointShown(ApiModel):
     """One retained recovery point."""
 
-    name: str = Field(max_length=256, description="What spec.failover.recoveryPoint takes.")
-    time: datetime = Field(description="The point's time (recoveryPointTime).")
-    type: str = Field(
-        default="",
-        max_length=64,
-        description="ApplicationConsistent or CrashConsistent, as ASR names it.",
-    )
+    name: StatusName
+    """What spec.failover.recoveryPoint takes."""
+    time: datetime
+    """The point's time (recoveryPointTime)."""
+    type: StatusName = ""
+    """ApplicationConsistent or CrashConsistent, as ASR names it."""
 
 
 class RecoveryPointsStatus(ApiModel):
@@ -434,13 +435,14 @@ class RecoveryPointsStatus(ApiModel):
     for (the refresh annotation), not on every cycle: `listedAt` says how old the list is.
     """
 
-    listed_at: datetime = Field(description="When ASR listed these.")
-    retained: int = Field(default=0, description="How many points ASR retains in all.")
-    newest: list[RecoveryPointShown] = Field(
-        default_factory=list,
-        max_length=RECOVERY_POINTS_SHOWN,
-        description=f"The newest {RECOVERY_POINTS_SHOWN}, newest first.",
+    listed_at: datetime
+    """When ASR listed these."""
+    retained: int = 0
+    """How many points ASR retains in all."""
+    newest: Annotated[list[RecoveryPointShown], Clipped(RECOVERY_POINTS_SHOWN)] = Field(
+        default_factory=list
     )
+    """The newest ones, newest first (at most 12)."""
 
 
 class ProtectedVMStatus(OperationalStatus):
@@ -449,13 +451,11 @@ class ProtectedVMStatus(OperationalStatus):
     azure_vm: AzureVM | None = Field(default=None, alias="azureVM")
     """The failed-over VM in Azure, as Azure Resource Manager last showed it."""
     validation: ValidationStatus | None = None
-    disks: list[DiskObserved] | None = Field(
-        default=None, max_length=64, description="The VM's disks as ASR reports them."
-    )
+    disks: Annotated[list[DiskObserved], Clipped(64)] | None = None
+    """The VM's disks as ASR reports them."""
     prechecks: PrechecksStatus | None = None
+    """Each Azure requirement checked on the Hyper-V VM, with the value seen."""
     recovery_points: RecoveryPointsStatus | None = None
-    last_handled_refresh: str = Field(
-        default="",
-        max_length=64,
-        description="The value of the asr-operator.io/refresh annotation last acted on.",
-    )
+    """The retained recovery points, when last listed."""
+    last_handled_refresh: StatusName = ""
+    """The value of the asr-operator.io/refresh annotation last acted on."""

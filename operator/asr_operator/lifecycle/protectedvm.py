@@ -435,12 +435,12 @@ class VMMachine(engine.Engine[ProtectedVMSpec, ProtectedVMStatus, ItemState]):
             ),
             target=tgt,
             azure_vm=azure_vm,
-            disks=[_disk(d) for d in item.disks[:64]] or None,
+            disks=[_disk(d) for d in item.disks] or None,
         )
         self.observe_prechecks()
         self.observe_points()
         if refresh_due(self.status, self.ctx.refresh) and self.refresh_read():
-            self.update(last_handled_refresh=self.ctx.refresh[:64])
+            self.update(last_handled_refresh=self.ctx.refresh)
 
     def refresh_read(self) -> bool:
         """Everything a refresh asks for was read (a failed read keeps the request open)."""
@@ -455,14 +455,12 @@ class VMMachine(engine.Engine[ProtectedVMSpec, ProtectedVMStatus, ItemState]):
         vm, error = self.obs.hyperv, self.obs.hyperv_error
         if vm is not None:
             results = [
-                PrecheckResult(
-                    rule=c.requirement, seen=c.seen[:512], limit=c.limit, passed=c.passed
-                )
+                PrecheckResult(rule=c.requirement, seen=c.seen, limit=c.limit, passed=c.passed)
                 for c in evaluate(vm)
             ]
             message = ""
         elif error is not None:
-            results, message = [], error.message[:1024]
+            results, message = [], error.message
         else:
             return
         label = checked_vm(self.spec)
@@ -840,11 +838,11 @@ VMMachine.TABLE = {
 
 def _disk(disk: AsrDisk) -> DiskObserved:
     return DiskObserved(
-        name=disk.name[:260],
+        name=disk.name,
         role="OperatingSystem" if disk.os else "DataDisk",
         size_gb=round(disk.size_mb / 1024, 1),
         lun=disk.lun,
-        target_disk_type=disk.target_disk_type[:64],
+        target_disk_type=disk.target_disk_type,
     )
 
 
