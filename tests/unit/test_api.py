@@ -159,6 +159,18 @@ CEL_CASES = [
     ("ProtectedVM", ".spec.failover", {"type": "Planned", "shutdownSourceVM": False}, False),
     ("ProtectedVM", ".spec.failover", {"type": "Unplanned", "shutdownSourceVM": False}, True),
     ("RecoveryPlan", ".spec.failover", {"type": "Planned", "shutdownSourceVM": False}, False),
+    (
+        "RecoveryPlan",
+        ".spec.failover",
+        {"type": "Planned", "shutdownSourceVM": True, "recoveryPoint": "LatestProcessed"},
+        False,
+    ),
+    (
+        "RecoveryPlan",
+        ".spec.failover",
+        {"type": "Unplanned", "shutdownSourceVM": True, "recoveryPoint": "LatestProcessed"},
+        True,
+    ),
     ("SiteRecoveryVault", ".spec", {"endpoint": "https://127.0.0.1:8443"}, True),
     ("SiteRecoveryVault", ".spec", {"endpoint": "http://127.0.0.1:8080"}, False),
     ("SiteRecoveryVault", ".spec", {"endpoint": "https://"}, False),

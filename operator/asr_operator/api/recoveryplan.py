@@ -36,10 +36,20 @@ PLURAL = "recoveryplans"
 PlanRecoveryPoint = Annotated[str, Field(max_length=36), checked(RECOVERY_POINT_KEYWORD)]
 
 
+# ASR's planned failover of a plan takes no recovery point: it shuts the sources down,
+# synchronizes, and fails over to that last point.
+PLANNED_TAKES_LATEST = (
+    "self.type != 'Planned' || !has(self.recoveryPoint) || self.recoveryPoint == 'Latest'",
+    "a Planned failover of a plan synchronizes and fails over to the latest point (ASR "
+    "takes no recovery point for it); set recoveryPoint: Latest, or type: Unplanned to "
+    "fail over to LatestProcessed or LatestApplicationConsistent",
+)
+
+
 class PlanFailover(ApiModel):
     """How a change of activeSite to Azure fails the plan over."""
 
-    model_config = rules(PLANNED_SHUTS_DOWN)
+    model_config = rules(PLANNED_SHUTS_DOWN, PLANNED_TAKES_LATEST)
 
     type: FailoverType = FailoverType.PLANNED
     """Planned (shuts the sources down first, no data loss) or Unplanned."""
