@@ -38,7 +38,7 @@ FINGERPRINT_TTL = 60.0
 # How long an item read one by one counts as fresh (no action was sent on it since).
 FRESH_FOR = 5.0
 # Fresh item reads asked for within this window go out together (seconds).
-BATCH_WINDOW = 0.5
+BATCH_WINDOW = 0.1
 # Items per page of ASR's protected-item list (the cost of a list, in requests).
 LIST_PAGE_SIZE = 100
 
