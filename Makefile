@@ -4,12 +4,12 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit crds monitoring clean
+.PHONY: demo test lint typecheck unit crds monitoring image-check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,sim]'
 	touch $(STAMP)
 
 ## demo: run the operator against the built-in simulated datacenter
@@ -22,8 +22,8 @@ test: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check operator tests
-	$(BIN)/ruff format --check operator tests
+	$(BIN)/ruff check operator tests .ci/image-check
+	$(BIN)/ruff format --check operator tests .ci/image-check
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -38,6 +38,11 @@ crds: $(STAMP)
 ## monitoring: regenerate the alert rules and dashboard (deploy/monitoring and the chart)
 monitoring: $(STAMP)
 	$(BIN)/python -m asr_operator.monitoring
+
+## image-check: replay the Dockerfile's install steps without a container engine and start
+## the installed entrypoint (--help, and a short run against the simulators)
+image-check: $(STAMP)
+	$(BIN)/python .ci/image-check
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

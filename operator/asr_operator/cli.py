@@ -23,6 +23,26 @@ _TOP_DELEGATED = {
     "run": "asr_operator.controllers.run",
     "demo": "asr_operator.sim.demo",
 }
+# The top-level modules of the `sim` extra (pyproject.toml): the simulators import them,
+# the operator never does, and its container image does not carry them.
+SIM_ONLY_MODULES = frozenset({"trustme", "jsonschema", "cel", "rich"})
+SIM_EXTRA_INSTALL = "pip install 'asr-operator[sim]'"
+
+
+def _delegate(module: str, argv: Sequence[str]) -> int:
+    """Run a sub-command's module; a simulator without the `sim` extra says how to add it."""
+    try:
+        entry = importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        missing = (e.name or "").partition(".")[0]
+        if missing not in SIM_ONLY_MODULES:
+            raise
+        sys.stderr.write(
+            f"error: the simulators need the 'sim' extra, which is not installed "
+            f"(no module {missing!r}): {SIM_EXTRA_INSTALL}\n"
+        )
+        return 2
+    return int(entry.main(list(argv)))
 
 
 def _crds(args: argparse.Namespace) -> int:
@@ -147,9 +167,9 @@ def kubectl_plugin() -> int:
 def main(argv: Sequence[str] | None = None, prog: str = "asr-operator") -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in _TOP_DELEGATED:
-        return int(importlib.import_module(_TOP_DELEGATED[argv[0]]).main(argv[1:]))
+        return _delegate(_TOP_DELEGATED[argv[0]], argv[1:])
     if len(argv) >= 2 and (argv[0], argv[1]) in _DELEGATED:
-        return int(importlib.import_module(_DELEGATED[(argv[0], argv[1])]).main(argv[2:]))
+        return _delegate(_DELEGATED[(argv[0], argv[1])], argv[2:])
 
     parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")

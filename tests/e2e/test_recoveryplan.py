@@ -78,6 +78,11 @@ def test_three_group_plan_fails_over_and_back(cluster: Cluster, operator: Operat
     status = p.wait_ready("plan-web")
     assert status["phase"] == "FailedOver" and status["activeSite"] == "Azure"
     assert {v["name"]: v["result"] for v in status["vms"]} == dict.fromkeys(MEMBERS, "Succeeded")
+    # Each member's failed-over VM, as ARM shows it (azure/compute.py).
+    for v in status["vms"]:
+        vm = v["azureVM"]
+        assert vm["id"].endswith(f"/virtualMachines/{v['name']}"), vm
+        assert vm["powerState"] == "running" and vm["ips"], vm
     comments = dc.asr.call(
         lambda: [c for j in dc.asr.sim.vault.jobs.values() for c in j.resume_comments]
     )
@@ -88,6 +93,7 @@ def test_three_group_plan_fails_over_and_back(cluster: Cluster, operator: Operat
     approve(p, "FailbackCommit")
     status = p.wait_ready("plan-web", timeout=90)
     assert status["phase"] == "Protected" and status["activeSite"] == "OnPremises"
+    assert all(v.get("azureVM") is None for v in status["vms"])
     assert history(status) == [
         ("Failover", "Succeeded"),
         ("Commit", "Succeeded"),

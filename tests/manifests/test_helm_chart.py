@@ -42,10 +42,114 @@ def values() -> dict[str, Any]:
     return loaded
 
 
+def values_schema() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((CHART / "values.schema.json").read_text(encoding="utf-8"))
+    return loaded
+
+
+def schema_errors(vals: dict[str, Any]) -> list[str]:
+    """What Helm says of these values (it validates them against values.schema.json on
+    install, upgrade, lint and template)."""
+    errors = Draft7Validator(values_schema()).iter_errors(vals)
+    return [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in errors]
+
+
+def merged(overrides: dict[str, Any], into: dict[str, Any] | None = None) -> dict[str, Any]:
+    """values.yaml with overrides merged, as Helm merges --set and -f files."""
+    out = copy.deepcopy(values() if into is None else into)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged(value, out[key])
+        else:
+            out[key] = value
+    return out
+
+
 def test_default_values_satisfy_the_values_schema() -> None:
-    schema = json.loads((CHART / "values.schema.json").read_text(encoding="utf-8"))
-    Draft7Validator.check_schema(schema)
-    assert list(Draft7Validator(schema).iter_errors(values())) == []
+    Draft7Validator.check_schema(values_schema())
+    assert schema_errors(values()) == []
+
+
+# Maps whose keys are the user's (labels, annotations, selectors) or Kubernetes' own objects.
+FREE_MAPS = {
+    "global",
+    "serviceAccount.annotations",
+    "metrics.service.annotations",
+    "metrics.serviceMonitor.labels",
+    "metrics.prometheusRule.labels",
+    "metrics.grafanaDashboard.labels",
+    "resources",
+    "podAnnotations",
+    "podLabels",
+    "nodeSelector",
+    "affinity",
+    "extraEnv[].valueFrom",
+}
+
+
+def _objects(node: dict[str, Any], path: str = "") -> list[tuple[str, dict[str, Any]]]:
+    out = [(path, node)] if node.get("type") == "object" else []
+    for name, sub in node.get("properties", {}).items():
+        out += _objects(sub, f"{path}.{name}".lstrip("."))
+    if isinstance(node.get("items"), dict):
+        out += _objects(node["items"], f"{path}[]")
+    return out
+
+
+def test_every_values_object_refuses_unknown_keys() -> None:
+    objects = dict(_objects(values_schema()))
+    closed = {p for p, o in objects.items() if o.get("additionalProperties") is False}
+    assert set(objects) - closed == FREE_MAPS
+
+
+@pytest.mark.parametrize(
+    ("overrides", "names"),
+    [
+        ({"instalCRDs": False}, "instalCRDs"),
+        ({"image": {"tags": "1.0"}}, "tags"),
+        ({"metrics": {"serviceMonitor": {"enable": True}}}, "enable"),
+        ({"watch": {"namespace": ["dr"]}}, "namespace"),
+        ({"leaderElection": {"enabled": True, "leaseDuration": 15}}, "leaseDuration"),
+        ({"replicaCount": 0}, "minimum"),
+        ({"azureLogLevel": "trace"}, "trace"),
+    ],
+)
+def test_values_schema_refuses_typos(overrides: dict[str, Any], names: str) -> None:
+    errors = schema_errors(merged(overrides))
+    assert errors and names in " ".join(errors), errors
+
+
+def test_values_schema_accepts_every_documented_key_and_free_maps() -> None:
+    """Including the keys of the high-availability and alerting values."""
+    full = merged(
+        {
+            "replicaCount": 2,
+            "leaderElection": {
+                "enabled": True,
+                "leaseDurationSeconds": 15,
+                "renewDeadlineSeconds": 10,
+                "retryPeriodSeconds": 2,
+            },
+            "azureLogLevel": "info",
+            "metrics": {
+                "prometheusRule": {
+                    "enabled": True,
+                    "labels": {"release": "kube-prometheus-stack"},
+                    "rpoThresholdSeconds": 900,
+                    "approvalWaitHours": 0.5,
+                    "drillMaxAgeDays": 90,
+                },
+                "grafanaDashboard": {"enabled": True, "labels": {"grafana_dashboard": "1"}},
+            },
+            "podLabels": {"team": "dr", "anything.example/goes": "x"},
+            "nodeSelector": {"kubernetes.io/arch": "amd64"},
+            "resources": {"limits": {"cpu": None, "ephemeral-storage": "1Gi"}},
+            "extraEnv": [{"name": "HTTPS_PROXY", "value": "http://proxy.corp.example:3128"}],
+            "tolerations": [{"key": "dr", "operator": "Exists", "effect": "NoSchedule"}],
+            "global": {"imageRegistry": "registry.corp.example"},
+        }
+    )
+    assert schema_errors(full) == []
 
 
 def test_chart_version_matches_the_kustomize_image() -> None:
@@ -72,6 +176,13 @@ def _render(overrides: str) -> tuple[Manifest, ...]:
 
 def render(**overrides: Any) -> list[Manifest]:
     return copy.deepcopy(list(_render(json.dumps(overrides, sort_keys=True))))
+
+
+def test_helm_refuses_a_misspelt_value() -> None:
+    """Helm's own engine validates values against values.schema.json."""
+    helm = pytest.importorskip("helm_python")
+    report = helm.lint(str(CHART), {"instalCRDs": False}, strict=True, kube_version="v1.32.0")
+    assert any("instalCRDs" in e and "not allowed" in e for e in report["errors"]), report
 
 
 def test_lint_is_clean() -> None:

@@ -115,3 +115,21 @@ def test_kubectl_wait_ignores_a_stale_ready(kubectl: Kubectl, kube: KubeStandInT
 
     kube.patch("protectedvms", "web01", ready(first + 1), NAMESPACE, subresource="status")
     assert "condition met" in kubectl(*wait, "--timeout=5s").stdout
+
+
+@pytest.mark.parametrize(
+    ("field", "says"),
+    [
+        ("protectedvm.spec.failover", "How a change of activeSite to Azure fails over."),
+        ("protectedvm.spec.failover.recoveryPoint", "LatestApplicationConsistent"),
+        ("protectedvm.status.operation.requestIds", "x-ms-client-request-id"),
+        ("recoveryplan.status.groups.vmsDone", "Members done with this step."),
+        ("siterecoveryvault.spec.hyperVHosts.transport", "WinRM authentication"),
+    ],
+)
+def test_kubectl_explain_shows_the_field_descriptions(
+    kubectl: Kubectl, field: str, says: str
+) -> None:
+    """The descriptions come from the typed API; kubectl reads them from OpenAPI v3."""
+    out = kubectl("explain", field).stdout
+    assert " ".join(says.split()) in " ".join(out.split()), out

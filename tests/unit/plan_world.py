@@ -47,6 +47,8 @@ from tests.unit.lifecycle_world import T0, Reconciler, item, vm
 
 VAULT = "/Subscriptions/s/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v"
 PLAN_ID = f"{VAULT}/replicationRecoveryPlans/plan-web"
+# ASR names a plan job's target by the plan's internal id (not the ARM id) and its name.
+PLAN_OBJECT_ID = "0c6b0d8e-7a51-4f2e-9b2a-5d1f3c4e6a7b"
 # Boot 1 starts the database, Boot 2 the application and the web server.
 BOOT: tuple[tuple[str, ...], ...] = (("DB01",), ("APP01", "WEB01"))
 APPROVER = "alice@example.com"
@@ -269,20 +271,60 @@ class PlanJob:
             end_time=step.ended,
         )
 
-    def view(self) -> AsrJob:
-        tasks = tuple(
-            AsrTask(
-                s.name,
-                s.friendly_name,
-                s.state,
-                instructions=s.instructions,
-                group=s.group,
-                children=tuple(self.child(s, v) for v in s.vms),
-                start_time=s.started,
-                end_time=s.ended,
-            )
-            for s in self.steps
+    def leaf(self, s: PlanStep) -> AsrTask:
+        return AsrTask(
+            s.name,
+            s.friendly_name,
+            s.state,
+            instructions=s.instructions,
+            start_time=s.started,
+            end_time=s.ended,
         )
+
+    def group_task(self, group: str, steps: list[PlanStep]) -> AsrTask:
+        """As ASR shows a plan group: one task whose child tasks are the group's steps
+        (a child per VM, the manual actions), its state that of its steps."""
+        children = tuple(
+            c for s in steps for c in ([self.child(s, v) for v in s.vms] or [self.leaf(s)])
+        )
+        states = {s.state for s in steps}
+        state = next(
+            (x for x in (JobState.FAILED, JobState.SUSPENDED, JobState.IN_PROGRESS) if x in states),
+            None,
+        )
+        if state is None:
+            done = states <= {JobState.SUCCEEDED, JobState.OTHER}
+            started = bool(states & {JobState.SUCCEEDED, JobState.OTHER})
+            state = (
+                JobState.SUCCEEDED
+                if done
+                else JobState.IN_PROGRESS
+                if started
+                else JobState.NOT_STARTED
+            )
+        starts = [s.started for s in steps if s.started is not None]
+        ends = [s.ended for s in steps if s.ended is not None]
+        finished = state in (JobState.SUCCEEDED, JobState.FAILED)
+        return AsrTask(
+            steps[-1].name if len(steps) == 1 else f"{group}Group",
+            f"Group {group}",
+            state,
+            group=group,
+            children=children,
+            start_time=min(starts) if starts else None,
+            end_time=max(ends) if ends and finished else None,
+        )
+
+    def view(self) -> AsrJob:
+        tasks: list[AsrTask] = []
+        for s in self.steps:
+            if not s.group:
+                tasks.append(self.leaf(s))
+            elif tasks and tasks[-1].group == s.group:
+                members = [x for x in self.steps if x.group == s.group]
+                tasks[-1] = self.group_task(s.group, members)
+            else:
+                tasks.append(self.group_task(s.group, [s]))
         suspended = self.state == JobState.SUSPENDED
         return AsrJob(
             name=self.name,
@@ -290,14 +332,15 @@ class PlanJob:
             state=self.state,
             state_description="WaitingForManualAction" if suspended else "",
             friendly_name=scenario_of(self.action),
-            tasks=tasks,
+            tasks=tuple(tasks),
             allowed_actions=frozenset({"Cancel", "Resume"} if suspended else {"Cancel"}),
             errors=self.errors,
             start_time=self.started,
             end_time=self.ended,
             client_request_id=self.request_id or None,
-            target_object_id=PLAN_ID,
+            target_object_id=PLAN_OBJECT_ID,
             target_object_name="plan-web",
+            target_instance_type="RecoveryPlan",
         )
 
     def start_next(self, now: datetime) -> bool:

@@ -159,6 +159,18 @@ CEL_CASES = [
     ("ProtectedVM", ".spec.failover", {"type": "Planned", "shutdownSourceVM": False}, False),
     ("ProtectedVM", ".spec.failover", {"type": "Unplanned", "shutdownSourceVM": False}, True),
     ("RecoveryPlan", ".spec.failover", {"type": "Planned", "shutdownSourceVM": False}, False),
+    (
+        "RecoveryPlan",
+        ".spec.failover",
+        {"type": "Planned", "shutdownSourceVM": True, "recoveryPoint": "LatestProcessed"},
+        False,
+    ),
+    (
+        "RecoveryPlan",
+        ".spec.failover",
+        {"type": "Unplanned", "shutdownSourceVM": True, "recoveryPoint": "LatestProcessed"},
+        True,
+    ),
     ("SiteRecoveryVault", ".spec", {"endpoint": "https://127.0.0.1:8443"}, True),
     ("SiteRecoveryVault", ".spec", {"endpoint": "http://127.0.0.1:8080"}, False),
     ("SiteRecoveryVault", ".spec", {"endpoint": "https://"}, False),
@@ -361,11 +373,12 @@ def test_tag_names_rule_agrees() -> None:
 
 
 def _bounded(node: Any, path: str = "") -> Iterator[str]:
-    """Paths of strings, lists and maps in a schema with no bound on their size."""
+    """Paths of strings, lists and maps in a schema with no bound on their size (a
+    date-time's format bounds it: the API server's cost estimate knows its length)."""
     if not isinstance(node, dict):
         return
     kind = node.get("type")
-    if kind == "string" and not ({"maxLength", "enum"} & set(node)):
+    if kind == "string" and not ({"maxLength", "enum", "format"} & set(node)):
         yield path
     if kind == "array" and "maxItems" not in node:
         yield path
@@ -379,10 +392,40 @@ def _bounded(node: Any, path: str = "") -> Iterator[str]:
 
 
 @pytest.mark.parametrize("kind", ["ProtectedVM", "RecoveryPlan", "SiteRecoveryVault"])
-def test_every_spec_string_and_list_is_bounded(kind: str) -> None:
+@pytest.mark.parametrize("part", ["spec", "status"])
+def test_every_string_and_list_is_bounded(kind: str, part: str) -> None:
     """A real API server estimates the cost of CEL rules from these bounds."""
     schema = committed()[kind]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
-    assert list(_bounded(schema["properties"]["spec"], ".spec")) == []
+    assert list(_bounded(schema["properties"][part], f".{part}")) == []
+
+
+def _undescribed(node: dict[str, Any], path: str) -> Iterator[str]:
+    """Paths of fields (and of the objects lists and maps hold) without a description."""
+    if not node.get("description", "").strip():
+        yield path
+    for name, sub in node.get("properties", {}).items():
+        yield from _undescribed(sub, f"{path}.{name}")
+    for key in ("items", "additionalProperties"):
+        sub = node.get(key)
+        if isinstance(sub, dict) and sub.get("type") == "object":
+            yield from _undescribed(sub, f"{path}[]")
+
+
+@pytest.mark.parametrize("kind", ["ProtectedVM", "RecoveryPlan", "SiteRecoveryVault"])
+def test_every_field_is_described(kind: str) -> None:
+    """What `kubectl explain` shows: every spec and status field says what it is."""
+    schema = committed()[kind]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    assert list(_undescribed(schema, kind.lower())) == []
+
+
+def test_status_text_from_outside_is_clipped_not_refused() -> None:
+    """An over-long ASR message or list never stops a status write: it is cut to its bound."""
+    from asr_operator.api.common import MESSAGE_MAX_LENGTH
+    from asr_operator.api.operation import AzureVM
+
+    vm = AzureVM(message="x" * 10_000, ips=[f"10.0.0.{i}" for i in range(100)])
+    assert len(vm.message) == MESSAGE_MAX_LENGTH
+    assert len(vm.ips) == 64 and vm.ips[0] == "10.0.0.0"
 
 
 def test_spec_defaults_and_rejections() -> None:

@@ -41,3 +41,22 @@ def test_a_stalled_object_leads_with_its_reason_and_a_stale_status_is_flagged() 
     assert "Stalled, STALLED CheckpointsPresent: db01 has checkpoints." in text
     assert "status is for generation 2, spec is generation 3" in text
     assert "Stalled/CheckpointsPresent" in show.summary("ProtectedVM", obj)
+
+
+def test_the_azure_vms_are_shown_with_how_to_connect() -> None:
+    vm = {"name": "web01-dr", "powerState": "running", "ips": ["10.20.1.15"]}
+    plan = {
+        "metadata": {"name": "plan-web", "namespace": "dr"},
+        "spec": {"activeSite": "Azure"},
+        "status": {
+            "vms": [
+                {"name": "web01", "azureVM": {**vm, "connect": "mstsc /v:10.20.1.15"}},
+                {"name": "db01", "state": "Protected"},
+            ]
+        },
+    }
+    text = show.render("RecoveryPlan", plan, NOW)
+    assert "in Azure: web01: web01-dr running 10.20.1.15 (mstsc /v:10.20.1.15)" in text
+    assert "db01:" not in text
+    pvm = {"metadata": {"name": "web01"}, "spec": {}, "status": {"azureVM": vm}}
+    assert "Azure VM:  web01-dr running 10.20.1.15\n" in show.render("ProtectedVM", pvm, NOW)

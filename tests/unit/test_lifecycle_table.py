@@ -611,6 +611,21 @@ def test_suspended_test_failover_job_means_drill_active():
     assert not any(isinstance(d.step, Submit) and isinstance(d.step.action, ResumeJob) for _ in [0])
 
 
+def test_drill_cleanup_goes_on_while_the_test_failover_job_waits_for_it():
+    """ASR keeps the drill's job Suspended and names it in currentScenario until cleanup:
+    that job holds nothing up, while any other job on the item does."""
+    status = ProtectedVMStatus(
+        test_failover=pvm.TestFailoverStatus(last_request_id="d1", started_at=T0)
+    )
+    waiting = item("TestActive", current_scenario="TestFailover", current_job_name="tfo-1")
+    assert waiting.busy_job is None
+    d = decide(spec(**drill_spec(), activeSite="Azure"), obs("TestActive", item=waiting), status)
+    assert isinstance(d.step, Submit) and isinstance(d.step.action, StartTestFailoverCleanup)
+    other = replace(waiting, current_scenario="UpdateVmProperties")
+    d = decide(spec(**drill_spec(), activeSite="Azure"), obs("TestActive", item=other), status)
+    assert isinstance(d.step, Wait) and d.step.reason == Reason.OPERATION_IN_PROGRESS
+
+
 # --- Intent, restart, re-attachment --------------------------------------------------------------
 
 

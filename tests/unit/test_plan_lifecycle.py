@@ -50,15 +50,17 @@ from asr_operator.lifecycle.steps import (
     action_from_intent,
     action_to_intent,
 )
-from tests.unit.lifecycle_world import DRILL_NET, T0
+from tests.unit.lifecycle_world import AZURE_VM, DRILL_NET, T0
 from tests.unit.plan_world import (
     APPROVER,
+    BOOT,
     PLAN_ID,
     Manual,
     PlanJob,
     asr_plan,
     member,
     member_vm,
+    members_of,
     plan_job,
     plan_obs,
     plan_spec,
@@ -1131,3 +1133,32 @@ def test_an_idle_plan_writes_nothing_from_one_cycle_to_the_next(state: str, site
     later = decide(s, plan_obs(state), first.status, at(30))
     assert later.status == first.status
     assert later.status.to_wire() == first.status.to_wire()
+
+
+# --- The members' failed-over VMs in status ------------------------------------------------
+
+
+def test_members_running_in_azure_show_their_recovered_vm() -> None:
+    names = members_of(BOOT)
+    read = {
+        n.lower(): replace(AZURE_VM, name=n.lower(), private_ips=(f"10.0.0.{i}",))
+        for i, n in enumerate(names, start=1)
+    }
+    o = plan_obs("FailedOver", member_azure_vms=read)
+    assert [
+        m.friendly_name
+        for m in machine.member_azure_vm_reads(RecoveryPlanStatus(), o.members, None)
+    ] == list(names)
+    d = decide(azure(), o)
+    shown = {v.name: v.azure_vm for v in d.status.vms}
+    for i, n in enumerate(names, start=1):
+        vm = shown[n]
+        assert vm is not None and vm.name == n.lower() and vm.power_state == "running"
+        assert vm.ips == [f"10.0.0.{i}"] and vm.connect == f"mstsc /v:10.0.0.{i}"
+    # At rest the plan reads nothing more and keeps what status shows.
+    assert machine.member_azure_vm_reads(d.status, o.members, None) == []
+    again = decide(azure(), plan_obs("FailedOver"), d.status)
+    assert {v.name: v.azure_vm for v in again.status.vms} == shown
+    # On-premises members show none.
+    home = decide(plan_spec(), plan_obs("Protected"), d.status)
+    assert {v.azure_vm for v in home.status.vms} == {None}

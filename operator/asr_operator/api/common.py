@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
+from typing import Annotated, Any, cast
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, ValidationError
 from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
+from pydantic_core import core_schema
 
 from asr_operator.api.cel import Checked, FieldRule, cel_string, checked, matches
 
@@ -97,8 +100,40 @@ AVAILABILITY_SET_ID = matches(
 )
 
 
+@dataclass(frozen=True)
+class Clipped:
+    """Bounds a status string (characters) or list (items) that comes from outside the
+    operator: ASR's and Azure's answers, WinRM's, an exception's text. A longer value is cut
+    to `limit` rather than refused, so an over-long answer never stops a status write; the
+    schema carries the bound (`maxLength`, `maxItems`) for the API server."""
+
+    limit: int
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        # A str or list core schema; both carry the bound as max_length.
+        inner: dict[str, Any] = {**handler(source), "max_length": self.limit}
+        return core_schema.no_info_before_validator_function(
+            self._clip, cast(core_schema.CoreSchema, inner)
+        )
+
+    def _clip(self, value: Any) -> Any:
+        return value[: self.limit] if isinstance(value, str | list) else value
+
+
+# The status' bounds: names, states and ids ASR or Azure report; ARM resource ids (an
+# item's id runs to about 700 characters); one line of text; a message for people.
+NAME_MAX_LENGTH, TEXT_MAX_LENGTH, MESSAGE_MAX_LENGTH = 256, 1024, 4096
+StatusName = Annotated[str, Clipped(NAME_MAX_LENGTH)]
+StatusArmId = Annotated[str, Clipped(2048)]
+StatusText = Annotated[str, Clipped(TEXT_MAX_LENGTH)]
+StatusMessage = Annotated[str, Clipped(MESSAGE_MAX_LENGTH)]
+
+
 class ApiModel(BaseModel):
-    """camelCase on the wire, snake_case in Python; unknown fields are an error."""
+    """camelCase on the wire, snake_case in Python; unknown fields are an error. A field's
+    docstring is its description in the CRD (what `kubectl explain` shows)."""
 
     model_config = ConfigDict(
         alias_generator=to_camel,
@@ -106,6 +141,7 @@ class ApiModel(BaseModel):
         extra="forbid",
         use_enum_values=False,
         validate_default=True,
+        use_attribute_docstrings=True,
     )
 
     def to_wire(self) -> dict[str, object]:
@@ -124,7 +160,10 @@ def refusal(error: ValidationError, root: str = "spec") -> str:
 
 
 class LocalObjectReference(ApiModel):
+    """An object in the same namespace, by name."""
+
     name: str = Field(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN_PATTERN)
+    """The object's name."""
 
 
 class Site(StrEnum):

@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from asr_operator.api.common import ApiModel
+from asr_operator.api.common import ApiModel, StatusMessage
 
 
 class ConditionStatus(StrEnum):
@@ -91,12 +91,20 @@ class Reason(StrEnum):
 
 
 class Condition(ApiModel):
+    """One aspect of the object's state, as kubectl wait, kstatus, Argo CD and Flux read it."""
+
     type: ConditionType
+    """The aspect: Ready, Reconciling, Stalled, or one of the kind's own."""
     status: ConditionStatus
+    """True, False or Unknown."""
     reason: Reason
-    message: str = ""
+    """Why, as one stable PascalCase word that tools and alerts can match."""
+    message: StatusMessage = ""
+    """Why, for people: what happens, or what to do."""
     observed_generation: int = Field(ge=0)
+    """The metadata.generation the condition was set for."""
     last_transition_time: datetime
+    """When status last changed."""
 
 
 def set_condition(

@@ -8,6 +8,7 @@ drifts from this output.
 from __future__ import annotations
 
 import copy
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +50,11 @@ class Resource:
     spec: type[BaseModel]
     status: type[BaseModel]
     columns: tuple[Column, ...]
+
+    @property
+    def description(self) -> str:
+        """What `kubectl explain <kind>` says: the docstring of the module defining it."""
+        return " ".join((sys.modules[self.spec.__module__].__doc__ or "").split())
 
     @property
     def singular(self) -> str:
@@ -169,6 +175,19 @@ def _convert(node: Schema, defs: dict[str, Schema]) -> Schema:
     return out
 
 
+# What `kubectl explain` says of the fields every object has (Kubernetes' own wording).
+_API_VERSION_DOC = (
+    "APIVersion defines the versioned schema of this representation of an object. Servers "
+    "should convert recognized schemas to the latest internal value, and may reject "
+    "unrecognized values."
+)
+_KIND_DOC = (
+    "Kind is a string value representing the REST resource this object represents. Servers "
+    "may infer this from the endpoint the client submits requests to. In CamelCase."
+)
+_METADATA_DOC = "Standard object's metadata: name, namespace, labels, annotations."
+
+
 def crd(resource: Resource) -> dict[str, Any]:
     spec = structural_schema(resource.spec)
     status = structural_schema(resource.status)
@@ -202,11 +221,15 @@ def crd(resource: Resource) -> dict[str, Any]:
                     "schema": {
                         "openAPIV3Schema": {
                             "type": "object",
+                            "description": resource.description,
                             "required": ["spec"],
                             "properties": {
-                                "apiVersion": {"type": "string"},
-                                "kind": {"type": "string"},
-                                "metadata": {"type": "object"},
+                                "apiVersion": {
+                                    "type": "string",
+                                    "description": _API_VERSION_DOC,
+                                },
+                                "kind": {"type": "string", "description": _KIND_DOC},
+                                "metadata": {"type": "object", "description": _METADATA_DOC},
                                 "spec": spec,
                                 "status": status,
                             },

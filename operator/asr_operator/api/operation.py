@@ -9,10 +9,19 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import Field
 
-from asr_operator.api.common import ApiModel, Site
+from asr_operator.api.common import (
+    ApiModel,
+    Clipped,
+    Site,
+    StatusArmId,
+    StatusMessage,
+    StatusName,
+    StatusText,
+)
 from asr_operator.api.conditions import Condition
 
 # Set to "true" on an object being deleted to stop waiting for its running ASR job.
@@ -88,131 +97,193 @@ class IntentAction(ApiModel):
     survives any schema pruning and reads the same in `kubectl get -o yaml`.
     """
 
-    kind: str = Field(description="The call, e.g. StartFailover, StartPlanFailover.")
-    target: str = Field(description="ARM id of the protected item or recovery plan acted on.")
-    parameters: str = Field(default="{}", description="The call's parameters (JSON).")
+    kind: StatusName
+    """The call, e.g. StartFailover, StartPlanFailover."""
+    target: StatusArmId
+    """ARM id of the protected item or recovery plan acted on."""
+    # Never clipped: a resend sends it as stored. Its largest form (50 tags, 32 NICs) is
+    # under 100 KB.
+    parameters: str = Field(default="{}", max_length=131072)
+    """The call's parameters (JSON)."""
+
+
+# x-ms-client-request-id values (GUIDs), one per send.
+RequestIds = Annotated[list[Annotated[str, Clipped(64)]], Field(max_length=8)]
 
 
 class OperationStatus(ApiModel):
     """The one operation in flight. Written before the ASR call (the persisted intent)."""
 
-    run_id: str
+    run_id: StatusName
+    """Names this run of the operation (in Events, history and metrics)."""
     type: OperationType
+    """What the operation does."""
     requested_at: datetime
+    """When the operator decided on it."""
     generation: int = 0
+    """The metadata.generation of the spec it carries out."""
     attempt: int = 1
-    # True once ASR answered the call; False while the outcome of the call is unknown.
+    """Which send of the request this is (a resend follows only a check that none acted)."""
     submitted: bool = False
+    """True once ASR answered the call; false while the outcome of the call is unknown."""
     submitted_at: datetime | None = None
-    job_name: str = ""
-    job_state: str = ""
+    """When ASR answered the call."""
+    job_name: StatusName = ""
+    """The ASR job the call started."""
+    job_state: StatusName = ""
+    """The job's state, as ASR last reported it."""
     tasks_done: int = 0
+    """The job's tasks finished."""
     tasks_total: int = 0
-    current_task: str = ""
-    recovery_point: str = ""
-    recovery_point_id: str = ""
-    recovery_point_time: datetime | None = Field(
-        default=None, description="The chosen point's time (none for Latest: ASR's newest)."
-    )
-    recovery_point_type: str = Field(
-        default="", max_length=64, description="The chosen point's type, as ASR names it."
-    )
-    detail: str = ""
+    """The job's tasks in all."""
+    current_task: StatusText = ""
+    """The job's task running now."""
+    recovery_point: StatusName = ""
+    """The recovery point asked for: a keyword or a recovery point's name."""
+    recovery_point_id: StatusArmId = ""
+    """The recovery point it resolved to (ARM id), when named or derived."""
+    recovery_point_time: datetime | None = None
+    """The chosen point's time (none for Latest: ASR's newest)."""
+    recovery_point_type: Annotated[str, Clipped(64)] = ""
+    """The chosen point's type, as ASR names it."""
+    detail: StatusMessage = ""
+    """What the operation waits for now, in words."""
     resume_requested_at: datetime | None = None
-    # The request as it will be (or was) sent; empty only in intents of older versions.
+    """When the operator asked ASR to resume the job (an approved manual action)."""
     action: IntentAction | None = None
-    # The x-ms-client-request-id of each send, oldest first. ASR names it in the activityId
-    # of the job a request creates: only a job that names one of these is this operation's.
-    request_ids: list[str] = Field(default_factory=list, max_length=8)
-    # The last send's answer when it brought no job, and when it came.
+    """The request as it will be (or was) sent; empty only in intents of older versions."""
+    request_ids: RequestIds = Field(default_factory=list)
+    """The x-ms-client-request-id of each send, oldest first. ASR names it in the
+    activityId of the job a request creates: only a job that names one is this operation's."""
     answer: CallAnswer | None = None
+    """The last send's answer when it brought no job."""
     answered_at: datetime | None = None
+    """When that answer came."""
 
 
 class HistoryEntry(ApiModel):
-    run_id: str
+    """One finished operation."""
+
+    run_id: StatusName
+    """Names the run (as operation.runId did)."""
     type: OperationType
+    """What the operation did."""
     result: OperationResult
+    """Succeeded, Failed or Abandoned."""
     started_at: datetime
+    """When it was requested."""
     ended_at: datetime
+    """When it ended."""
     duration_seconds: float
-    job_name: str = ""
-    # When the job ended by ASR's own clock: no job of a later request can start before.
+    """How long it took, in seconds."""
+    job_name: StatusName = ""
+    """Its ASR job."""
     job_ended_at: datetime | None = None
-    recovery_point: str = ""
+    """When the job ended by ASR's own clock: no job of a later request can start before."""
+    recovery_point: StatusName = ""
+    """The recovery point it used."""
     recovery_point_time: datetime | None = None
-    recovery_point_type: str = Field(default="", max_length=64)
-    error: str = ""
-    # The x-ms-client-request-id of each send (ASR's job activityId starts with one).
-    request_ids: list[str] = Field(default_factory=list, max_length=8)
+    """That point's time (none for Latest: ASR's newest)."""
+    recovery_point_type: Annotated[str, Clipped(64)] = ""
+    """That point's type, as ASR names it."""
+    error: StatusMessage = ""
+    """Why it failed, as ASR or the operator said."""
+    request_ids: RequestIds = Field(default_factory=list)
+    """The x-ms-client-request-id of each send (ASR's job activityId starts with one)."""
 
 
 class AwaitingApproval(ApiModel):
+    """A step that waits for a person: set spec.approve to the token to let it proceed."""
+
     action: ApprovalAction
-    token: str
-    message: str
+    """What approving does."""
+    token: StatusName
+    """The value spec.approve must take."""
+    message: StatusMessage
+    """What will happen, and what to check first."""
     since: datetime
+    """When the wait began."""
 
 
 class FailureMemo(ApiModel):
     """Failures of the same operation for the same generation; bounds automatic retries."""
 
     type: OperationType
+    """The operation that failed."""
     generation: int
+    """The metadata.generation it failed for; a new spec starts the count again."""
     count: int
+    """Failures so far."""
     last_at: datetime
-    message: str
+    """When it last failed."""
+    message: StatusMessage
+    """The last failure."""
 
 
 class AzureVM(ApiModel):
     """The failed-over (or test) VM as Azure Resource Manager showed it when last read."""
 
-    name: str = ""
-    id: str = Field(default="", description="The VM's ARM resource id.")
-    size: str = ""
-    power_state: str = Field(default="", description="From its instance view, e.g. running.")
-    ips: list[str] = Field(
-        default_factory=list, description="Private IPs of its NICs, primary first."
+    name: StatusName = ""
+    """The VM's name."""
+    id: StatusArmId = ""
+    """The VM's ARM resource id."""
+    size: StatusName = ""
+    """The VM size."""
+    power_state: StatusName = ""
+    """From its instance view, e.g. running."""
+    ips: Annotated[list[StatusName], Clipped(64)] = Field(default_factory=list)
+    """Private IPs of its NICs, primary first."""
+    public_ip_ids: Annotated[list[StatusArmId], Clipped(64)] = Field(
+        default_factory=list, alias="publicIPIds"
     )
-    public_ip_ids: list[str] = Field(
-        default_factory=list, alias="publicIPIds", description="Public IP address resources."
-    )
-    connect: str = Field(default="", description="How to connect (RDP or SSH).")
-    message: str = Field(default="", description="Why it could not be read, if so.")
+    """Public IP address resources."""
+    connect: StatusText = ""
+    """How to connect (RDP or SSH)."""
+    message: StatusMessage = ""
+    """Why it could not be read, if so."""
 
 
 class TestFailoverStatus(ApiModel):
-    last_request_id: str = ""
+    """The drill: the last one requested, and its test VM."""
+
+    last_request_id: StatusName = ""
+    """The spec.testFailover.requestId last acted on."""
     started_at: datetime | None = None
+    """When the test failover started."""
     cleanup_at: datetime | None = None
+    """When it will be cleaned up (from cleanupAfter)."""
     test_vm: AzureVM | None = Field(default=None, alias="testVM")
+    """The test VM in Azure."""
 
 
 class OperationalStatus(ApiModel):
     """The status fields the operation engine owns, common to every kind it runs."""
 
     observed_generation: int | None = None
+    """The metadata.generation last reconciled."""
     phase: Phase | None = None
+    """Where the object is in its lifecycle (docs/lifecycle.md)."""
     active_site: Site | None = None
-    job: str = Field(default="", description="The running ASR job, for printer columns.")
-    reason: str = Field(
-        default="",
-        description="What the object is doing now, as one reason word (the REASON column): the "
-        "Stalled reason, the open approval gate's, else the Reconciling or Ready reason.",
-    )
+    """Where ASR says the VM (or plan) runs now."""
+    job: StatusText = ""
+    """The running ASR job, for printer columns."""
+    reason: StatusName = ""
+    """What the object is doing now, as one reason word (the REASON column): the Stalled
+    reason, the open approval gate's, else the Reconciling or Ready reason."""
     operation: OperationStatus | None = None
     awaiting_approval: AwaitingApproval | None = None
-    accepted_approval: str = Field(
-        default="", description="The last spec.approve token that let a gate pass."
-    )
-    unrecognized_approval: str = Field(
-        default="",
-        description="The last spec.approve value that matched no open gate (answered with a "
-        "Warning Event ApprovalNotRecognized); nothing proceeds on it.",
-    )
+    accepted_approval: StatusName = ""
+    """The last spec.approve token that let a gate pass."""
+    unrecognized_approval: StatusName = ""
+    """The last spec.approve value that matched no open gate (answered with a Warning Event
+    ApprovalNotRecognized); nothing proceeds on it."""
     test_failover: TestFailoverStatus | None = None
-    applied_recovery_point: str = ""
+    applied_recovery_point: StatusName = ""
+    """The recovery point the failed-over VM runs from."""
     last_operation: HistoryEntry | None = None
-    history: list[HistoryEntry] = Field(default_factory=list, max_length=20)
+    """The operation that ended last."""
+    history: Annotated[list[HistoryEntry], Clipped(20)] = Field(default_factory=list)
+    """The last operations, newest first."""
     failures: FailureMemo | None = None
-    conditions: list[Condition] = Field(default_factory=list)
+    conditions: Annotated[list[Condition], Clipped(16)] = Field(default_factory=list)
+    """Ready, Reconciling, Stalled and the kind's own conditions."""

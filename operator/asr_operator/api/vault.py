@@ -14,8 +14,11 @@ from asr_operator.api.common import (
     HOST_NAME_PATTERN,
     ApiModel,
     AuthType,
+    Clipped,
     Cloud,
     LocalObjectReference,
+    StatusMessage,
+    StatusName,
     WinRMScheme,
     WinRMTransport,
     list_map,
@@ -50,6 +53,8 @@ URL_MAX_LENGTH = 2048
 
 
 class Authentication(ApiModel):
+    """How the operator authenticates to Azure for this vault."""
+
     model_config = rules(
         (
             "!(self.type in ['ClientSecret', 'ClientCertificate']) || has(self.secretRef)",
@@ -68,22 +73,23 @@ class Authentication(ApiModel):
     )
 
     type: AuthType = AuthType.WORKLOAD_IDENTITY
+    """WorkloadIdentity, ManagedIdentity, ClientSecret or ClientCertificate."""
     tenant_id: str | None = Field(default=None, pattern=_GUID, max_length=36)
+    """The Azure AD tenant; WorkloadIdentity takes AZURE_TENANT_ID when unset."""
     client_id: str | None = Field(default=None, pattern=_GUID, max_length=36)
-    secret_ref: LocalObjectReference | None = Field(
-        default=None,
-        description="Secret with key clientSecret (ClientSecret) or clientCertificate "
-        "(PEM, ClientCertificate).",
-    )
+    """The application (client) id; for the identities, the one of the pod when unset."""
+    secret_ref: LocalObjectReference | None = None
+    """Secret with key clientSecret (ClientSecret) or clientCertificate (PEM,
+    ClientCertificate)."""
     authority_host: str | None = Field(
-        default=None,
-        max_length=URL_MAX_LENGTH,
-        pattern=r"^https://[^\s]+$",
-        description="Azure AD authority override (sovereign cloud or simulator).",
+        default=None, max_length=URL_MAX_LENGTH, pattern=r"^https://[^\s]+$"
     )
+    """Azure AD authority override (sovereign cloud or simulator)."""
 
 
 class HyperVHost(ApiModel):
+    """One Hyper-V host, reached over WinRM for the pre-failover checks."""
+
     model_config = rules(
         (
             "self.transport != 'basic' || self.scheme == 'https'",
@@ -107,19 +113,22 @@ class HyperVHost(ApiModel):
     )
 
     name: str = Field(max_length=63, pattern=HOST_NAME_PATTERN)
+    """The host's name here: what hyperV.host of a ProtectedVM or RecoveryPlan names."""
     address: Annotated[str, Field(min_length=1, max_length=253), checked(HOST_ADDRESS)]
+    """Its DNS name or IP address, without scheme, port or path."""
     port: int = Field(default=5986, ge=1, le=65535)
+    """The WinRM port."""
     scheme: WinRMScheme = WinRMScheme.HTTPS
+    """https or http."""
     transport: WinRMTransport = WinRMTransport.NTLM
-    credentials_secret_ref: LocalObjectReference = Field(
-        description="Secret with keys username and password."
-    )
-    ca_secret_ref: LocalObjectReference | None = Field(
-        default=None,
-        description="Secret with key ca.crt to verify the host's certificate; "
-        "the system trust store otherwise.",
-    )
+    """WinRM authentication: ntlm, kerberos, credssp or basic (https only)."""
+    credentials_secret_ref: LocalObjectReference
+    """Secret with keys username and password."""
+    ca_secret_ref: LocalObjectReference | None = None
+    """Secret with key ca.crt to verify the host's certificate; the system trust store
+    otherwise."""
     insecure_skip_tls_verify: bool = False
+    """Do not verify the host's certificate (labs only)."""
 
 
 class SiteRecoveryVaultSpec(ApiModel):
@@ -132,38 +141,50 @@ class SiteRecoveryVaultSpec(ApiModel):
     )
 
     subscription_id: str = Field(pattern=_GUID, max_length=36)
+    """The vault's Azure subscription."""
     resource_group: str = Field(min_length=1, max_length=90, pattern=RESOURCE_GROUP_PATTERN)
+    """The vault's resource group."""
     vault_name: str = Field(min_length=2, max_length=50, pattern=VAULT_NAME_PATTERN)
+    """The Recovery Services vault's name."""
     cloud: Cloud = Cloud.PUBLIC
-    endpoint: str = Field(
-        default="", max_length=URL_MAX_LENGTH, description="ARM endpoint override."
-    )
-    ca_secret_ref: LocalObjectReference | None = Field(
-        default=None, description="Secret with key ca.crt to trust for the ARM endpoint."
-    )
+    """The Azure cloud: AzurePublicCloud, AzureChinaCloud or AzureUSGovernment."""
+    endpoint: str = Field(default="", max_length=URL_MAX_LENGTH)
+    """ARM endpoint override (https://); empty for the cloud's."""
+    ca_secret_ref: LocalObjectReference | None = None
+    """Secret with key ca.crt to trust for the ARM endpoint."""
     authentication: Authentication = Field(default_factory=Authentication)
     hyper_v_hosts: list[HyperVHost] = Field(
         default_factory=list,
         max_length=64,
         json_schema_extra=list_map("name"),
     )
-    poll_interval_seconds: int = Field(
-        default=30, ge=1, le=600, description="How often running ASR jobs are polled."
-    )
+    """The Hyper-V hosts of the protected VMs, one per name."""
+    poll_interval_seconds: int = Field(default=30, ge=1, le=600)
+    """How often running ASR jobs are polled."""
 
 
 class SiteRecoveryVaultStatus(ApiModel):
     observed_generation: int | None = None
+    """The metadata.generation last reconciled."""
     protected_item_count: int | None = None
+    """Protected items ASR lists in the vault."""
     last_checked_time: datetime | None = None
-    hosts: list[HostStatus] = Field(default_factory=list)
-    conditions: list[Condition] = Field(default_factory=list)
+    """When ARM and the hosts were last checked."""
+    hosts: Annotated[list[HostStatus], Clipped(64)] = Field(default_factory=list)
+    """Each Hyper-V host, as last checked."""
+    conditions: Annotated[list[Condition], Clipped(16)] = Field(default_factory=list)
+    """Ready (ARM reachable and authorized) and HostsReachable."""
 
 
 class HostStatus(ApiModel):
-    name: str
+    """One Hyper-V host as last checked."""
+
+    name: StatusName
+    """The host's name (hyperVHosts[].name)."""
     reachable: bool
-    message: str = ""
+    """Whether WinRM answered and accepted the credentials."""
+    message: StatusMessage = ""
+    """Why not, if not."""
 
 
 SiteRecoveryVaultStatus.model_rebuild()

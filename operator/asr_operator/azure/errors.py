@@ -17,6 +17,8 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
+from azure.core.pipeline import PipelineContext, PipelineResponse
+from azure.core.pipeline.policies import RetryPolicy
 
 from asr_operator.lifecycle.steps import Refusal
 
@@ -118,15 +120,25 @@ def _error_body(exc: HttpResponseError) -> dict[str, Any]:
     return error if isinstance(error, dict) else {}
 
 
-def _retry_after(exc: HttpResponseError, default: float = 5.0) -> float:
-    response: Any = exc.response
+# azure-core's public reading of the retry headers: Retry-After in seconds or as an
+# HTTP-date, else retry-after-ms / x-ms-retry-after-ms in milliseconds.
+_RETRY_HEADERS = RetryPolicy()
+
+
+def retry_after_seconds(response: Any, default: float) -> float:
+    """Seconds a throttled (or otherwise refused) answer asks the caller to wait.
+
+    `response` is azure-core's HTTP response; `default` when it names no usable wait.
+    """
     if response is None:
         return default
-    value = response.headers.get("Retry-After") or response.headers.get("retry-after-ms")
     try:
-        return max(0.0, float(value)) if value is not None else default
-    except ValueError:
-        return default
+        seconds = _RETRY_HEADERS.get_retry_after(
+            PipelineResponse(response.request, response, PipelineContext(None))
+        )
+    except (ValueError, TypeError, OverflowError):
+        return default  # a malformed header: neither a number nor an HTTP-date
+    return default if seconds is None else max(0.0, float(seconds))
 
 
 def classify(exc: BaseException) -> AsrError:
@@ -157,7 +169,9 @@ def classify(exc: BaseException) -> AsrError:
         "recommended_action": str(err.get("recommendedAction") or ""),
     }
     if status == 429:
-        return Throttled(message or "throttled", retry_after=_retry_after(exc), **kw)
+        return Throttled(
+            message or "throttled", retry_after=retry_after_seconds(exc.response, 5.0), **kw
+        )
     if status in (401, 403) or isinstance(exc, ClientAuthenticationError):
         return AuthFailed(message or "not authorized", **kw)
     if status == 404 or isinstance(exc, ResourceNotFoundError):

@@ -42,6 +42,7 @@ from asr_operator.lifecycle.observed import (
     AsrJob,
     AsrPlan,
     ComputeSize,
+    JobTarget,
     RecoveryPoint,
     TargetSettings,
 )
@@ -201,14 +202,14 @@ class AsrGateway:
 
     async def _act(
         self,
-        target: tuple[str, str],
+        target: JobTarget,
         call: Callable[..., Awaitable[Any]],
         current_job: Callable[[], Awaitable[str | None]] | None = None,
         request_id: str = "",
     ) -> str:
         """Send one action POST; return its job name, re-attaching if the answer was lost.
 
-        `target` is (targetObjectId, targetObjectName) of the jobs the action creates.
+        `target` names what the jobs the action creates name as their target.
         `request_id` goes out as x-ms-client-request-id; ASR echoes it in the job's
         activityId, which is how a job is known to be this request's and no other's.
         """
@@ -252,7 +253,7 @@ class AsrGateway:
 
     async def _created_job(
         self,
-        target: tuple[str, str],
+        target: JobTarget,
         since: datetime,
         current_job: Callable[[], Awaitable[str | None]] | None,
         request_id: str,
@@ -268,16 +269,14 @@ class AsrGateway:
                 name = await current_job()
                 if name and name not in self._job_since:
                     job = await self.get_job(name)
-                    ours = {t.lower() for t in target if t}
-                    on_target = {job.target_object_id.lower(), job.target_object_name.lower()}
                     if (
-                        on_target & ours
+                        target.matches(job)
                         and (job.start_time is None or job.start_time >= since)
                         and mine(job)
                     ):
                         self._job_since[name] = since
                         return name
-            for job in await self.find_jobs_since(target[0], since, target_name=target[1]):
+            for job in await self.find_jobs_since(target, since):
                 if job.name not in self._job_since and mine(job):
                     self._job_since[job.name] = since
                     return job.name
@@ -343,7 +342,7 @@ class AsrGateway:
             return await op(*self._item_args(item), *body, **{PRIORITY_OPTION: priority}, **kw)
 
         return await self._act(
-            (item.name, item.friendly_name), call, self._item_job(item), request_id
+            JobTarget.item(item.name, item.friendly_name), call, self._item_job(item), request_id
         )
 
     async def start_planned_failover(
@@ -518,21 +517,17 @@ class AsrGateway:
         flt = {"$filter": f"StartTime eq '{_iso(since)}'"}
         return await self._list_json("replicationJobs", job_from_sdk, **flt)
 
-    async def find_jobs_since(
-        self, target_object_id: str, since: datetime, target_name: str = ""
-    ) -> list[AsrJob]:
-        """Jobs of one item (VM id) or plan started at or after `since`, newest first.
+    async def find_jobs_since(self, target: JobTarget, since: datetime) -> list[AsrJob]:
+        """Jobs of one item or plan started at or after `since`, newest first.
 
-        ASR filters by target only client side (as PowerShell does).
+        ASR filters by target only client side (as PowerShell does); a plan's jobs name
+        the plan by an internal id the plan resource does not show, so by its name.
         """
-        wanted = {target_object_id.lower()} | ({target_name.lower()} if target_name else set())
         jobs = [
             j
             for j in await self.list_jobs_since(since)
-            if j.target_object_id.lower() in wanted
-            or (target_name and j.target_object_name.lower() == target_name.lower())
+            if target.matches(j) and (j.start_time is None or j.start_time >= since)
         ]
-        jobs = [j for j in jobs if j.start_time is None or j.start_time >= since]
         return sorted(jobs, key=lambda j: j.start_time or since, reverse=True)
 
     async def poll_jobs(self, names: Iterable[str]) -> dict[str, AsrJob]:
@@ -621,11 +616,7 @@ class AsrGateway:
             p = await self.get_plan(plan)
             return p.current_job_name if p.current_scenario_status in ("InProgress", "") else None
 
-        plan_id = (
-            f"/subscriptions/{self.config.subscription_id}/resourceGroups/{self._rg}/providers/"
-            f"Microsoft.RecoveryServices/vaults/{self._vault}/replicationRecoveryPlans/{plan}"
-        )
-        return await self._act((plan_id, plan), call, current, request_id)
+        return await self._act(JobTarget.plan(plan), call, current, request_id)
 
     async def start_plan_planned_failover(self, plan: str, *, request_id: str = "") -> str:
         body = m.RecoveryPlanPlannedFailoverInput(

@@ -263,6 +263,7 @@ def job_from_sdk(model: Any) -> AsrJob:
         end_time=parse_time(field_of(props, "endTime")),
         target_object_id=_str(props, "targetObjectId"),
         target_object_name=_str(props, "targetObjectName"),
+        target_instance_type=_str(props, "targetInstanceType"),
         client_request_id=client_request_id(_str(props, "activityId")),
     )
 

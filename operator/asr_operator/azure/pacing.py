@@ -27,6 +27,7 @@ from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import AsyncHTTPPolicy, CustomHookPolicy
 
 from asr_operator import metrics
+from asr_operator.azure.errors import retry_after_seconds
 
 # Per-call keyword (SDK kwargs reach the pipeline context): a higher value is paced first.
 PRIORITY_OPTION = "asr_operator_priority"
@@ -189,7 +190,7 @@ class PacingPolicy(AsyncHTTPPolicy[Any, Any]):
             if code != 429:
                 break
             self.throttled_responses += 1
-            retry_after = _retry_after(response)
+            retry_after = retry_after_seconds(response.http_response, 1.0)
             if bucket is not None:
                 bucket.throttled(retry_after)
             if attempt >= self.throttle_retries:
@@ -222,10 +223,3 @@ def operation_of(url: str) -> str:
     if not parts:
         return ""
     return parts[-2] if len(parts) % 2 == 0 else parts[-1]
-
-
-def _retry_after(response: PipelineResponse[Any, Any]) -> float:
-    try:
-        return max(0.0, float(response.http_response.headers.get("Retry-After", "1")))
-    except ValueError:
-        return 1.0

@@ -5,6 +5,9 @@ for every request. aiohttp keys pooled connections by that context, so no connec
 ever reused: each request pays a TLS handshake and leaves one more idle connection (and
 its native buffers) in the pool. Measured on the simulated datacenter: operator memory
 grew by about 0.5 MB per ProtectedVM. One context per vault keeps the pool working.
+
+The context goes where aiohttp looks for it: the session's TCPConnector. azure-core takes
+that session as it is (`session=`) and, as its owner, closes it with the client.
 """
 
 from __future__ import annotations
@@ -12,23 +15,33 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
+import aiohttp
 from azure.core.pipeline.transport import AioHttpTransport
 
 
-class PooledTlsTransport(AioHttpTransport):  # type: ignore[misc]
-    """AioHttpTransport that verifies with one SSLContext built once from a CA bundle."""
+def pooled_tls_session(ca_bundle: str) -> aiohttp.ClientSession:
+    """A session verifying every host with one SSLContext built once from `ca_bundle`.
 
-    def __init__(self, ca_bundle: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._ssl_context = ssl.create_default_context(cafile=ca_bundle)
-
-    def _build_ssl_config(self, cert: Any, verify: Any) -> ssl.SSLContext:
-        # azure-core 1.41's hook for per-request TLS settings; pinned in pyproject.
-        return self._ssl_context
+    The rest is what azure-core gives a session it builds itself: proxies from the
+    environment, no cookies, and bodies left compressed for its own decoding. aiohttp
+    binds a session to the running event loop, so call this from a coroutine's thread.
+    """
+    context = ssl.create_default_context(cafile=ca_bundle)
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(ssl=context),
+        trust_env=True,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        auto_decompress=False,
+    )
 
 
 def transport_kwargs(ca_bundle: str) -> dict[str, Any]:
-    """Client or credential kwargs: a pooled transport for a custom CA, nothing otherwise."""
+    """Client or credential kwargs: a pooled transport for a custom CA, nothing otherwise.
+
+    Requests then carry azure-core's default `connection_verify=True`, which aiohttp
+    answers with the connector's context.
+    """
     if not ca_bundle:
         return {}
-    return {"transport": PooledTlsTransport(ca_bundle)}
+    session = pooled_tls_session(ca_bundle)
+    return {"transport": AioHttpTransport(session=session, session_owner=True)}

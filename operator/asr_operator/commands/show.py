@@ -202,7 +202,10 @@ def render(kind: str, obj: JSON, now: datetime, command: str = "asr-operator") -
         rows.append(("RPO", point))
     vm = status.get("azureVM") or {}
     if vm.get("name"):
-        rows.append(("Azure VM", f"{vm['name']} {' '.join(vm.get('ips') or [])}".strip()))
+        rows.append(("Azure VM", azure_vm(vm)))
+    for member in status.get("vms") or []:  # a RecoveryPlan's members running in Azure
+        if (member.get("azureVM") or {}).get("name"):
+            rows.append(("  in Azure", f"{member.get('name')}: {azure_vm(member['azureVM'])}"))
     checks = prechecks(status, now)
     if checks:
         rows.append(("Checks", checks))
@@ -214,6 +217,13 @@ def render(kind: str, obj: JSON, now: datetime, command: str = "asr-operator") -
     lines.append("  Last operations:" if history else "  Last operations: none yet")
     lines += [f"    {line}" for line in history]
     return "\n".join(lines)
+
+
+def azure_vm(vm: JSON) -> str:
+    """Name, power state and IPs, and how to connect."""
+    words = [str(vm.get("name")), str(vm.get("powerState") or ""), *(vm.get("ips") or [])]
+    text = " ".join(w for w in words if w)
+    return f"{text} ({vm['connect']})" if vm.get("connect") else text
 
 
 def prechecks(status: JSON, now: datetime) -> str:

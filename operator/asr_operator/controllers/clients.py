@@ -38,7 +38,7 @@ FINGERPRINT_TTL = 60.0
 # How long an item read one by one counts as fresh (no action was sent on it since).
 FRESH_FOR = 5.0
 # Fresh item reads asked for within this window go out together (seconds).
-BATCH_WINDOW = 0.5
+BATCH_WINDOW = 0.1
 # Items per page of ASR's protected-item list (the cost of a list, in requests).
 LIST_PAGE_SIZE = 100
 
@@ -216,6 +216,13 @@ class JobPoller:
         self._cache: dict[str, tuple[float, AsrJob]] = {}
         self._wanted: dict[str, float] = {}
         self._refresher = _Refresher(self._poll)
+        # Daemons to wake when a poll finds their job in another state (ended, suspended).
+        self._watchers: dict[str, set[asyncio.Event]] = {}
+
+    def wake_on_change(self, name: str, event: asyncio.Event) -> None:
+        """Set `event` as soon as a poll sees job `name` change state: the object's next
+        cycle then follows at once instead of at the end of its own sleep."""
+        self._watchers.setdefault(name, set()).add(event)
 
     async def get(self, name: str) -> AsrJob:
         self._wanted[name] = time.monotonic()
@@ -235,10 +242,16 @@ class JobPoller:
         names = list(self._wanted)
         jobs = await self._gateway.poll_jobs(names)
         now = time.monotonic()
+        before = {n: c[1].state for n, c in self._cache.items()}
         for name, job in jobs.items():
             self._cache[name] = (now, job)
         for name in [n for n in self._cache if n not in self._wanted]:
             del self._cache[name]
+        for name in list(self._watchers):
+            seen = jobs.get(name)
+            if name not in self._wanted or seen is None or seen.state != before.get(name):
+                for event in self._watchers.pop(name):
+                    event.set()
 
 
 @dataclass

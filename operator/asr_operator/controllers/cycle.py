@@ -123,6 +123,8 @@ class Seen:
     # (resourceVersion, spec, raw status, status) as parsed from that version: an idle
     # object's body does not change between cycles, so it is validated once, not per cycle.
     parsed: tuple[str, Any, dict[str, Any], Any] | None = None
+    # The daemon's wake-up: set when the vault's job poll sees the followed job change.
+    wake: asyncio.Event | None = None
 
     def parse(self, kind: Kind[SpecT, StatusT], body: dict[str, Any]) -> tuple[SpecT, Any, Any]:
         """(spec, raw status, status) of this version of the body; raises ValidationError
@@ -267,6 +269,8 @@ async def reconcile(
         refresh = (body["metadata"].get("annotations") or {}).get(REFRESH_ANNOTATION, "")
         obs = await kind.observe(clients, spec, cycle.status, namespace, name, refresh)
         metrics.export_observation(kind.kind, namespace, name, obs)
+        if obs.job is not None and not obs.job.state.terminal and seen.wake is not None:
+            clients.jobs.wake_on_change(obs.job.name, seen.wake)
     ctx = cycle.context(clients)
     before = cycle.status
     decision = kind.decide(spec, cycle.status, obs, ctx)
@@ -339,7 +343,7 @@ async def run_daemon(
     """
     wake: asyncio.Event = memo.setdefault("wake", asyncio.Event())
     vaults = registry(memo)
-    seen = Seen()
+    seen = Seen(wake=wake)
     while not stopped:
         wake.clear()
         started = time.monotonic()

@@ -23,7 +23,7 @@ from asr_operator.hyperv.errors import HyperVError
 from asr_operator.lifecycle import protectedvm as lifecycle
 from asr_operator.lifecycle import recoveryplan as plan_lifecycle
 from asr_operator.lifecycle.observation import Observation, ObservationError
-from asr_operator.lifecycle.observed import AsrItem, AsrPlan, HyperVVM
+from asr_operator.lifecycle.observed import AsrItem, AsrPlan, HyperVVM, JobTarget
 from asr_operator.lifecycle.steps import Refusal
 
 
@@ -102,9 +102,8 @@ async def observe_vm(
             owner = next((p.name for p in plans if item.id.lower() in p.item_ids), None)
             obs = replace(obs, owning_plan=owner)
         if wants.job_lookup_since is not None:
-            jobs = await clients.asr.find_jobs_since(
-                item.name, wants.job_lookup_since, item.friendly_name
-            )
+            target = JobTarget.item(item.name, item.friendly_name)
+            jobs = await clients.asr.find_jobs_since(target, wants.job_lookup_since)
             obs = replace(obs, intent_jobs=tuple(jobs))
         if wants.recovery_points:
             obs = replace(obs, recovery_points=tuple(await clients.asr.list_recovery_points(item)))
@@ -245,7 +244,9 @@ async def observe_plan(
     obs = replace(obs, plan=plan, members=members)
     try:
         if wants.job_lookup_since is not None:
-            jobs = await clients.asr.find_jobs_since(plan.id, wants.job_lookup_since, plan.name)
+            jobs = await clients.asr.find_jobs_since(
+                JobTarget.plan(plan.name), wants.job_lookup_since
+            )
             obs = replace(obs, intent_jobs=tuple(jobs))
         if fresh and status.operation is None:
             conflicts = await _conflicts(clients, spec, name, namespace, ids)
@@ -254,6 +255,12 @@ async def observe_plan(
         pass  # what could not be read stays None; the lifecycle waits for it
     if wants.hyperv and spec.hyper_v:
         obs = await _observe_members(clients, spec, obs)
+    on_azure = plan_lifecycle.member_azure_vm_reads(status, obs.members, obs.job)
+    if on_azure:
+        vms = AzureVms(clients.asr)
+        read = await asyncio.gather(*(vms.recovery_vm(m) for m in on_azure))
+        found = {m.friendly_name.lower(): vm for m, vm in zip(on_azure, read, strict=True)}
+        obs = replace(obs, member_azure_vms=found)
     return obs
 
 

@@ -53,6 +53,9 @@ class Observation:
     members: tuple[AsrItem, ...] = ()
     member_vms: Mapping[str, HyperVVM] = field(default_factory=dict)
     member_vm_errors: Mapping[str, str] = field(default_factory=dict)
+    # The members' failed-over VMs as ARM shows them (by friendly name, lower case); only
+    # those read this cycle (`member_azure_vm_reads`).
+    member_azure_vms: Mapping[str, AzureVmObserved] = field(default_factory=dict)
     # Other RecoveryPlans with an operation in flight that share a member with this one.
     plan_conflicts: tuple[str, ...] = ()
 

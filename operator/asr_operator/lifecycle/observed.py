@@ -65,9 +65,10 @@ class AsrTask:
     state: JobState
     # For a manual action in a recovery plan: the instructions ASR shows.
     instructions: str = ""
-    # For plan jobs: the group this task belongs to ("Shutdown", "Failover", "Boot 1", ...).
+    # For a plan's group task: the group's name ("Shutdown", "Failover", "Boot 1", ...).
     group: str = ""
-    # For a plan's group task: one child task per VM the group acts on (childTasks).
+    # For a plan's group task (groupTaskCustomDetails.childTasks): the group's steps in
+    # order, one child task per VM the group acts on, and its manual actions.
     children: tuple[AsrTask, ...] = ()
     # For a child task (JobTaskDetails): the VM its child job acts on (jobTask.targetObject*).
     target_name: str = ""
@@ -96,20 +97,71 @@ class AsrJob:
     # The x-ms-client-request-id of the request that created the job, as ASR echoes it at
     # the head of the job's activityId; None when the activityId names none.
     client_request_id: str | None = None
+    # ProtectionEntity (an item's job) or RecoveryPlan (a plan's job).
+    target_instance_type: str = ""
+
+    @property
+    def steps(self) -> tuple[AsrTask, ...]:
+        """The job's steps: a plan group task counts as its child tasks, others as one."""
+        return tuple(c for t in self.tasks for c in (t.children or (t,)))
 
     @property
     def tasks_done(self) -> int:
+        """Top-level tasks done; a plan group task counts as one (its VMs are its children)."""
         return sum(1 for t in self.tasks if t.state in (JobState.SUCCEEDED, JobState.OTHER))
 
     @property
     def current_task(self) -> AsrTask | None:
-        for t in self.tasks:
-            if t.state in (JobState.IN_PROGRESS, JobState.SUSPENDED, JobState.FAILED):
-                return t
-        for t in self.tasks:
-            if t.state == JobState.NOT_STARTED:
-                return t
-        return None
+        """The top-level task running, suspended or failed (else the next to run)."""
+        return _current(self.tasks)
+
+    @property
+    def current_step(self) -> tuple[AsrTask, AsrTask] | None:
+        """(top-level task, step): the step within a plan group task, or the task itself."""
+        top = self.current_task
+        if top is None:
+            return None
+        step = _current(top.children) if top.children else None
+        return top, step or top
+
+
+def _current(tasks: tuple[AsrTask, ...]) -> AsrTask | None:
+    for t in tasks:
+        if t.state in (JobState.IN_PROGRESS, JobState.SUSPENDED, JobState.FAILED):
+            return t
+    for t in tasks:
+        if t.state == JobState.NOT_STARTED:
+            return t
+    return None
+
+
+@dataclass(frozen=True)
+class JobTarget:
+    """What ASR names as a job's target (targetInstanceType, targetObjectId/-Name).
+
+    An item's jobs name the VM id and the VM's name; a plan's jobs name the plan's
+    internal id, which the plan resource does not show, and the plan's name.
+    """
+
+    instance_type: str  # ProtectionEntity | RecoveryPlan
+    object_id: str = ""
+    name: str = ""
+
+    @classmethod
+    def item(cls, vm_id: str, friendly_name: str = "") -> JobTarget:
+        return cls("ProtectionEntity", vm_id, friendly_name)
+
+    @classmethod
+    def plan(cls, name: str) -> JobTarget:
+        return cls("RecoveryPlan", "", name)
+
+    def matches(self, job: AsrJob) -> bool:
+        kind = job.target_instance_type
+        if kind and kind.lower() != self.instance_type.lower():
+            return False
+        if self.object_id and job.target_object_id.lower() == self.object_id.lower():
+            return True
+        return bool(self.name) and job.target_object_name.lower() == self.name.lower()
 
 
 @dataclass(frozen=True)
@@ -200,6 +252,19 @@ class AsrItem:
     # Recovery plans this item belongs to (names), when known.
     recovery_plans: tuple[str, ...] = ()
     disks: tuple[AsrDisk, ...] = ()
+
+    @property
+    def busy_job(self) -> str | None:
+        """The job at work on the item, if any.
+
+        A test failover's job stays Suspended until its cleanup and currentScenario names
+        it meanwhile; the item then allows the cleanup, and that job holds nothing up.
+        """
+        waits_for_cleanup = (
+            self.current_scenario == "TestFailover"
+            and AsrOperation.TEST_FAILOVER_CLEANUP in self.allowed_operations
+        )
+        return None if waits_for_cleanup else self.current_job_name
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from asr_operator.api.protectedvm import (
     ValidationStatus,
 )
 from asr_operator.lifecycle import engine, recovery_points, target
+from asr_operator.lifecycle.azure_vm import azure_vm_status
 from asr_operator.lifecycle.engine import Decision, Intent, Row, always, drill_requested
 from asr_operator.lifecycle.item_state import ItemState, item_state
 from asr_operator.lifecycle.observation import Context, Observation, Wants
@@ -289,10 +290,10 @@ class VMMachine(engine.Engine[ProtectedVMSpec, ProtectedVMStatus, ItemState]):
                 "put the VM, or set the plan's managementPolicy to ObserveOnly.",
                 300.0,
             )
-        if item.current_job_name is not None:
+        if item.busy_job is not None:
             return Wait(
                 Reason.OPERATION_IN_PROGRESS,
-                f"ASR job {item.current_job_name} ({item.current_scenario}) is running on "
+                f"ASR job {item.busy_job} ({item.current_scenario}) is running on "
                 "this item, started outside the operator; waiting for it to end.",
                 self.ctx.poll_interval,
             )
@@ -434,12 +435,12 @@ class VMMachine(engine.Engine[ProtectedVMSpec, ProtectedVMStatus, ItemState]):
             ),
             target=tgt,
             azure_vm=azure_vm,
-            disks=[_disk(d) for d in item.disks[:64]] or None,
+            disks=[_disk(d) for d in item.disks] or None,
         )
         self.observe_prechecks()
         self.observe_points()
         if refresh_due(self.status, self.ctx.refresh) and self.refresh_read():
-            self.update(last_handled_refresh=self.ctx.refresh[:64])
+            self.update(last_handled_refresh=self.ctx.refresh)
 
     def refresh_read(self) -> bool:
         """Everything a refresh asks for was read (a failed read keeps the request open)."""
@@ -454,14 +455,12 @@ class VMMachine(engine.Engine[ProtectedVMSpec, ProtectedVMStatus, ItemState]):
         vm, error = self.obs.hyperv, self.obs.hyperv_error
         if vm is not None:
             results = [
-                PrecheckResult(
-                    rule=c.requirement, seen=c.seen[:512], limit=c.limit, passed=c.passed
-                )
+                PrecheckResult(rule=c.requirement, seen=c.seen, limit=c.limit, passed=c.passed)
                 for c in evaluate(vm)
             ]
             message = ""
         elif error is not None:
-            results, message = [], error.message[:1024]
+            results, message = [], error.message
         else:
             return
         label = checked_vm(self.spec)
@@ -839,35 +838,17 @@ VMMachine.TABLE = {
 
 def _disk(disk: AsrDisk) -> DiskObserved:
     return DiskObserved(
-        name=disk.name[:260],
+        name=disk.name,
         role="OperatingSystem" if disk.os else "DataDisk",
         size_gb=round(disk.size_mb / 1024, 1),
         lun=disk.lun,
-        target_disk_type=disk.target_disk_type[:64],
+        target_disk_type=disk.target_disk_type,
     )
 
 
 def _azure_vm(vm: AzureVmObserved, spec: ProtectedVMSpec) -> AzureVM:
-    ips = list(vm.private_ips)
-    return AzureVM(
-        name=vm.name,
-        id=vm.id,
-        size=vm.size,
-        power_state=vm.power_state,
-        ips=ips,
-        public_ip_ids=list(vm.public_ip_ids),
-        connect=_connect_hint(ips, vm.os_type, spec),
-        message=vm.error,
-    )
-
-
-def _connect_hint(ips: list[str], os_type: str, spec: ProtectedVMSpec) -> str:
-    """RDP for Windows, SSH for Linux (by the OS disk's type, else the probed ports)."""
-    if not ips:
-        return ""
     ports = spec.failover.validation.tcp_ports if spec.failover.validation else [3389]
-    linux = os_type.lower() == "linux" if os_type else 22 in ports and 3389 not in ports
-    return f"ssh {ips[0]}" if linux else f"mstsc /v:{ips[0]}"
+    return azure_vm_status(vm, ports)
 
 
 def _next_probe(spec: ProtectedVMSpec, state: ValidationStatus, ctx: Context) -> float:

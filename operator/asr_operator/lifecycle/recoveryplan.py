@@ -12,6 +12,7 @@ from asr_operator.api.common import CommitMode, FailoverType, Site
 from asr_operator.api.conditions import ConditionStatus, ConditionType, Reason
 from asr_operator.api.operation import (
     ApprovalAction,
+    AzureVM,
     OperationResult,
     OperationStatus,
     OperationType,
@@ -25,6 +26,7 @@ from asr_operator.api.recoveryplan import (
     VMOutcome,
 )
 from asr_operator.lifecycle import engine
+from asr_operator.lifecycle.azure_vm import azure_vm_status
 from asr_operator.lifecycle.engine import Decision, Intent, Row, always, drill_requested
 from asr_operator.lifecycle.item_state import ItemState, item_state
 from asr_operator.lifecycle.observation import Context, Observation, Wants
@@ -80,6 +82,23 @@ def wants(spec: RecoveryPlanSpec, status: RecoveryPlanStatus) -> Wants:
         hyperv=bool(spec.hyper_v) and busy,
         fresh_item=busy or status.phase not in (Phase.PROTECTED, Phase.FAILED_OVER),
     )
+
+
+def member_azure_vm_reads(
+    status: RecoveryPlanStatus, members: tuple[AsrItem, ...], job: AsrJob | None
+) -> list[AsrItem]:
+    """The members whose failed-over VM to read from ARM now: those running in Azure,
+    when an operation's job has ended or status shows no VM for them yet (a resting plan
+    keeps what status shows and reads nothing)."""
+    op = status.operation
+    ended = op is not None and (job is None or job.state.terminal)
+    shown = {v.name.lower(): v.azure_vm for v in status.vms}
+    return [
+        m
+        for m in members
+        if m.active_location == ActiveLocation.RECOVERY
+        and (ended or (vm := shown.get(m.friendly_name.lower())) is None or not vm.id)
+    ]
 
 
 def decide(
@@ -152,6 +171,7 @@ class PlanMachine(engine.Engine[RecoveryPlanSpec, RecoveryPlanStatus, ItemState]
                     state=f"{site_of(m).value}: {m.protection_state}",
                     result=kept.result if kept else "",
                     message=kept.message if kept else "",
+                    azure_vm=self.recovered_vm(m, kept),
                 )
             )
         updates: dict[str, object] = {
@@ -168,6 +188,18 @@ class PlanMachine(engine.Engine[RecoveryPlanSpec, RecoveryPlanStatus, ItemState]
                 ]
         self.update(**updates)
         return None
+
+    def recovered_vm(self, member: AsrItem, kept: VMOutcome | None) -> AzureVM | None:
+        """The member's failed-over VM: read now, else as status showed it, while it runs
+        in Azure; nothing on-premises."""
+        if member.active_location != ActiveLocation.RECOVERY:
+            return None
+        read = self.obs.member_azure_vms.get(member.friendly_name.lower())
+        if read is not None:
+            return azure_vm_status(read)
+        if kept is not None and kept.azure_vm is not None and kept.azure_vm.id:
+            return kept.azure_vm  # read after the last operation; idle cycles keep it
+        return AzureVM(name=member.target.vm_name or member.friendly_name)
 
     def state(self) -> ItemState:
         return plan_state(self.members)
@@ -197,7 +229,7 @@ class PlanMachine(engine.Engine[RecoveryPlanSpec, RecoveryPlanStatus, ItemState]
             )
         ):
             return plan.current_job_name
-        return next((m.current_job_name for m in self.members if m.current_job_name), None)
+        return next((m.busy_job for m in self.members if m.busy_job), None)
 
     def matches_desired(self, state: ItemState) -> bool:
         if self.spec.active_site == Site.AZURE:
@@ -242,7 +274,7 @@ class PlanMachine(engine.Engine[RecoveryPlanSpec, RecoveryPlanStatus, ItemState]
                 "this plan shares; waiting for it to end.",
                 self.ctx.poll_interval,
             )
-        busy = [m for m in self.members if m.current_job_name]
+        busy = [m for m in self.members if m.busy_job]
         if busy:
             names = ", ".join(f"{m.friendly_name} ({m.current_scenario})" for m in busy)
             return Wait(
@@ -277,14 +309,15 @@ class PlanMachine(engine.Engine[RecoveryPlanSpec, RecoveryPlanStatus, ItemState]
     def suspended(self, job: AsrJob) -> Step:
         op = self.status.operation
         assert op is not None
-        task = job.current_task
+        step = job.current_step
+        group, task = step if step is not None else (None, None)
         if task is not None and task.instructions:
-            where = f" ({task.group})" if task.group else ""
-            # By the task's place in the job: ASR may give every manual action one task name.
+            where = f" ({group.group})" if group is not None and group.group else ""
+            # By the step's place in the job: ASR may give every manual action one task name.
             return self.resume_when_approved(
                 job,
                 ApprovalAction.MANUAL_ACTION,
-                f"{op.run_id}/{job.tasks.index(task)}/{task.name}",
+                f"{op.run_id}/{job.steps.index(task)}/{task.name}",
                 f"ASR job {job.name} waits at manual action {task.name!r}{where}: "
                 f"{task.instructions}",
             )
@@ -574,7 +607,12 @@ PlanMachine.TABLE = {
 
 
 def _children(job: AsrJob) -> list[AsrTask]:
-    return [c for t in job.tasks for c in t.children]
+    """The VMs' child tasks (JobTaskDetails) of the job's group tasks."""
+    return [c for t in job.tasks for c in _vm_steps(t)]
+
+
+def _vm_steps(task: AsrTask) -> list[AsrTask]:
+    return [c for c in task.children if c.target_name or c.target_id]
 
 
 def _task_errors(task: AsrTask) -> str:
@@ -600,7 +638,7 @@ def _groups(job: AsrJob) -> list[GroupProgress]:
             by_group.setdefault(t.group, []).append(t)
     out = []
     for name, tasks in by_group.items():
-        children = [c for t in tasks for c in t.children]
+        children = [c for t in tasks for c in _vm_steps(t)]
         starts = [t.start_time for t in tasks if t.start_time is not None]
         ends = [t.end_time for t in tasks if t.end_time is not None]
         state = _group_state(tasks)
@@ -638,17 +676,19 @@ def _outcomes(vms: list[VMOutcome], job: AsrJob) -> list[VMOutcome]:
 
 
 def _progress(job: AsrJob) -> str:
-    task = job.current_task
+    step = job.current_step
     if job.state.terminal:
         return f"{job.scenario} {job.state.value.lower()}."
-    if task is None:
+    if step is None:
         return f"{job.scenario}: starting."
-    where = task.group or job.scenario
+    top, task = step
+    where = top.group or job.scenario
     if task.instructions:
         return f"{where}: waiting at manual action {task.name!r}."
-    if task.children:
-        kind = task.group.split(" ")[0] if task.group else ""
+    vms = _vm_steps(top)
+    if vms and (task is top or task in vms):
+        kind = top.group.split(" ")[0] if top.group else ""
         verb = _GROUP_VERB.get(kind, "starting")
-        count = len(task.children)
+        count = len(vms)
         return f"{where}: {verb} {count} VM{'' if count == 1 else 's'}."
     return f"{where}: {task.friendly_name or task.name}."

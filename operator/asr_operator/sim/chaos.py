@@ -378,7 +378,8 @@ class Plan(Subject):
         kind = rng.choice(["Planned", "Unplanned"])
         failover = {
             "type": kind,
-            "recoveryPoint": rng.choice(KEYWORDS),
+            # A planned plan failover synchronizes and takes the latest point (admission).
+            "recoveryPoint": rng.choice(KEYWORDS) if kind == "Unplanned" else "Latest",
             "commit": rng.choice(["Manual", "Automatic"]),
         }
         back = {"dataSync": rng.choice(["BeforeFailover", "DuringFailover"])}

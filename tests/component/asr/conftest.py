@@ -149,8 +149,16 @@ async def item(gw: AsrGateway, name: str) -> AsrItem:
     return found
 
 
+def waits_for_cleanup(job: AsrJob) -> bool:
+    """A test failover's job waits, Suspended, for the cleanup once its VMs are up."""
+    return job.state == JobState.SUSPENDED and job.state_description == "WaitingForStopTestFailover"
+
+
 async def run(gw: AsrGateway, start: Awaitable[str]) -> AsrJob:
-    """Start an action and wait until its job succeeded."""
-    job = await wait_job(gw, await start)
-    assert job.state == JobState.SUCCEEDED, job
+    """Start an action and wait until its job succeeded (a test failover: its VMs are up)."""
+    name = await start
+    job = await eventually(
+        lambda: gw.get_job(name), lambda j: j.state.terminal or waits_for_cleanup(j)
+    )
+    assert job.state == JobState.SUCCEEDED or waits_for_cleanup(job), job
     return job

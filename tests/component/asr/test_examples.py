@@ -23,7 +23,7 @@ from asr_operator.azure import AsrGateway
 from asr_operator.azure.job_ids import job_name_from_headers
 from asr_operator.lifecycle.observed import JobState
 from asr_operator.sim.asr import AsrSimulatorThread, JobFailure
-from tests.component.asr.conftest import VNET, item, run, wait_job
+from tests.component.asr.conftest import VNET, item, run, wait_job, waits_for_cleanup
 
 EXAMPLES = Path(__file__).parents[2] / "data" / "asr-examples"
 API = "2026-05-01"
@@ -105,10 +105,12 @@ class Wire:
         job = job_name_from_headers(r.headers)
         assert job is not None
         done = await wait_job(self.gw, job, JobState.SUCCEEDED, JobState.FAILED, JobState.SUSPENDED)
-        if done.state == JobState.SUSPENDED:
-            await self.gw.resume_job(job, "example replay")
-            done = await wait_job(self.gw, job)
-        assert done.state == JobState.SUCCEEDED, done
+        while done.state == JobState.SUSPENDED and not waits_for_cleanup(done):
+            await self.gw.resume_job(job, "example replay")  # a manual action
+            done = await wait_job(
+                self.gw, job, JobState.SUCCEEDED, JobState.FAILED, JobState.SUSPENDED
+            )
+        assert done.state == JobState.SUCCEEDED or waits_for_cleanup(done), done
         final = await self.send("GET", r.headers["Location"].split("?")[0])
         assert final.status_code == 200
         return final.json()
@@ -275,7 +277,7 @@ async def test_job_action_examples(
     assert (await wait_job(gateway, name)).state == JobState.FAILED
     r = await wire.send("POST", f"{wire.vault}/replicationJobs/{name}/restart")
     assert r.status_code == 202
-    assert (await wait_job(gateway, name)).state == JobState.SUCCEEDED
+    assert waits_for_cleanup(await wait_job(gateway, name, JobState.SUSPENDED))
 
     sim.sim.time_scale = 1000  # the job stays running until cancelled
     name = await gateway.start_planned_failover(await item(gateway, "file01"))
@@ -300,10 +302,13 @@ async def test_plan_action_examples(wire: Wire) -> None:
     plan = f"{wire.vault}/replicationRecoveryPlans/plan-web"
     tfo = body_of("ReplicationRecoveryPlans_TestFailover")
     tfo["properties"]["networkId"] = VNET
-    # [UNCONFIRMED] The example's test failover job stays Suspended; ours ends Succeeded.
-    assert_plan(
-        "ReplicationRecoveryPlans_TestFailover", await wire.act(f"{plan}/testFailover", tfo)
-    )
+    # As in the example, the plan's test failover job waits, Suspended, for the cleanup.
+    body = await wire.act(f"{plan}/testFailover", tfo)
+    assert_plan("ReplicationRecoveryPlans_TestFailover", body)
+    want = example("ReplicationRecoveryPlans_TestFailover")["responses"]["200"]["body"]
+    for key in ("currentScenarioStatus", "currentScenarioStatusDescription"):
+        assert body["properties"][key] == want["properties"][key], key
+    assert body["properties"]["currentScenario"]["scenarioName"] == "TestFailover"
     cleanup = body_of("ReplicationRecoveryPlans_TestFailoverCleanup")
     assert_plan(
         "ReplicationRecoveryPlans_TestFailoverCleanup",

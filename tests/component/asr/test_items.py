@@ -18,6 +18,7 @@ from asr_operator.lifecycle.observed import (
 from asr_operator.sim.asr import AsrSimulatorThread
 from asr_operator.sim.scenario import Scenario
 from tests.component.asr.conftest import VNET, eventually, item, make_config, run, wait_job
+from tests.component.asr.test_examples import Wire
 
 PROTECTED_OPS = {"PlannedFailover", "UnplannedFailover", "DisableProtection", "TestFailover"}
 
@@ -244,19 +245,37 @@ async def test_vm_can_stop_answering(sim: AsrSimulatorThread, gateway: AsrGatewa
     assert await asyncio.to_thread(answers, ip)
 
 
-async def test_test_failover_job_can_stay_suspended_until_cleanup(scenario: Scenario) -> None:
-    with AsrSimulatorThread(scenario, test_failover_suspends=True) as sim:
+async def test_test_failover_job_stays_suspended_until_cleanup(
+    sim: AsrSimulatorThread, gateway: AsrGateway
+) -> None:
+    """As the examples show (ReplicationJobs_Resume, ReplicationProtectedItems_TestFailover)."""
+    gw = gateway
+    it = await item(gw, "app01")
+    name = await gw.start_test_failover(it, VNET)
+    job = await wait_job(gw, name, JobState.SUSPENDED)
+    assert job.state_description == "WaitingForStopTestFailover"
+    assert job.allowed_actions == {"Cancel", "Resume"}
+    it = await item(gw, "app01")
+    assert it.allowed_operations == {"TestFailoverCleanup"}
+    # currentScenario names the waiting job; it holds nothing up.
+    assert (it.current_scenario, it.current_job_name) == ("TestFailover", name)
+    assert it.busy_job is None
+    assert answers((await AzureVms(gw).test_vm(it)).private_ips[0])
+    await gw.resume_job(name, "looks good")  # accepted; the job waits on for the cleanup
+    wire = Wire(sim, gw)
+    body = (await wire.send("GET", f"{wire.vault}/replicationJobs/{name}")).json()
+    assert body["properties"]["state"] == "Suspended"
+    details = body["properties"]["customDetails"]
+    assert (details["testFailoverStatus"], details["comments"]) == ("Completed", "looks good")
+    await run(gw, gw.start_test_failover_cleanup(it, "done"))
+    assert (await wait_job(gw, name)).state == JobState.SUCCEEDED
+    it = await item(gw, "app01")
+    assert it.allowed_operations == PROTECTED_OPS and it.current_job_name is None
+
+
+async def test_test_failover_job_can_end_succeeded(scenario: Scenario) -> None:
+    with AsrSimulatorThread(scenario, test_failover_suspends=False) as sim:
         async with AsrGateway(make_config(sim)) as gw:
-            it = await item(gw, "app01")
-            name = await gw.start_test_failover(it, VNET)
-            job = await wait_job(gw, name, JobState.SUSPENDED)
-            assert job.state_description == "WaitingForStopTestFailover"
-            assert job.allowed_actions == {"Cancel", "Resume"}
-            it = await item(gw, "app01")
-            assert it.allowed_operations == {"TestFailoverCleanup"}
-            assert answers((await AzureVms(gw).test_vm(it)).private_ips[0])
-            with pytest.raises(NotAllowed):
-                await gw.resume_job(name)
-            await run(gw, gw.start_test_failover_cleanup(it, "done"))
-            assert (await wait_job(gw, name)).state == JobState.SUCCEEDED
-            assert (await item(gw, "app01")).allowed_operations == PROTECTED_OPS
+            job = await wait_job(gw, await gw.start_test_failover(await item(gw, "app01"), VNET))
+            assert job.state == JobState.SUCCEEDED
+            assert (await item(gw, "app01")).allowed_operations == {"TestFailoverCleanup"}

@@ -325,3 +325,33 @@ def test_incomplete_credentials_are_refused() -> None:
     cfg = AsrConfig("sub", "rg", "v", AuthConfig(type=AuthType.CLIENT_SECRET, tenant_id="t"))
     with pytest.raises(ValueError, match="incomplete"):
         build_credential(cfg)
+
+
+def _in(seconds: int) -> str:
+    """An HTTP-date `seconds` from now, as a server writes Retry-After."""
+    from email.utils import formatdate
+
+    return formatdate(datetime.now(UTC).timestamp() + seconds, usegmt=True)
+
+
+@pytest.mark.parametrize(
+    ("headers", "low", "high"),
+    [
+        ({"Retry-After": "7"}, 7, 7),
+        ({"retry-after": "2.5"}, 2.5, 2.5),
+        ({"retry-after-ms": "1500"}, 1.5, 1.5),
+        ({"x-ms-retry-after-ms": "250"}, 0.25, 0.25),
+        ({"Retry-After": "3", "retry-after-ms": "9000"}, 3, 3),  # seconds win, as azure-core
+        ({"Retry-After": _in(120)}, 100, 120),  # an HTTP-date: the time left until then
+        ({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0, 0),  # a date past: no wait
+        ({"Retry-After": "-4"}, 0, 0),
+        ({"Retry-After": "soon"}, 5, 5),  # malformed: the default
+        ({}, 5, 5),
+    ],
+)
+def test_throttled_waits_as_the_retry_headers_say(
+    headers: dict[str, str], low: float, high: float
+) -> None:
+    err = errors.classify(_http_error(429, _asr_error("TooManyRequests", "slow"), headers))
+    assert isinstance(err, errors.Throttled)
+    assert low <= err.retry_after <= high

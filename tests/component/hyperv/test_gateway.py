@@ -79,7 +79,7 @@ async def test_vm_without_disks_gets_default_os_disk(http_sim: HyperVSimulator) 
         ),
     )
     assert vm.guest_os == "Ubuntu 22.04.4 LTS"
-    assert [f.requirement for f in check_vm(vm)] == ["Generation2Linux"]
+    assert [f.requirement for f in check_vm(vm)] == ["Generation"]
 
 
 async def test_names_match_exactly_case_insensitively(http_sim: HyperVSimulator) -> None:

@@ -356,15 +356,15 @@ class Arm:
             )
         waiting_at = job.tasks[job.cursor].task_id if job.cursor < len(job.tasks) else ""
         if verb == "resume" and waiting_at == TFO_WAIT_TASK:
-            raise Refusal(
-                400,
-                "28127",
-                f"Job '{job.name}' is a test failover; it completes when the test failover "
-                "is cleaned up.",
-                "A test failover job cannot be resumed.",
-                "Run test failover cleanup on the protected item.",
-            )
-        if verb == "resume":
+            # As ReplicationJobs_Resume shows it: accepted, the test failover is marked
+            # Completed with the comments, and the job waits on for the cleanup.
+            body = await _json_body(request)
+            comments = str((body.get("properties") or {}).get("comments") or "")
+            if job.custom_details.get("instanceType") == "TestFailoverJobDetails":
+                job.custom_details["testFailoverStatus"] = "Completed"
+                job.custom_details["comments"] = comments
+            job.resume_comments.append(comments)
+        elif verb == "resume":
             body = await _json_body(request)
             comments = str((body.get("properties") or {}).get("comments") or "")
             runner.resume(job, comments)

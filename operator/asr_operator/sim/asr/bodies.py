@@ -245,7 +245,7 @@ def item_json(vault: Vault, item: Item) -> dict[str, Any]:
             "lastSuccessfulTestFailoverTime": wire_time(item.last_tfo_time)
             if item.last_tfo_time
             else NEVER,
-            "currentScenario": current_scenario(vault, item.job),
+            "currentScenario": current_scenario(vault, item.scenario_job),
             "failoverRecoveryPointId": item.failover_rp_id,
             "providerSpecificDetails": details,
             "recoveryContainerId": (

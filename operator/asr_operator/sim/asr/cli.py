@@ -28,9 +28,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-throttling", action="store_true")
     p.add_argument(
-        "--test-failover-suspends",
-        action="store_true",
-        help="test failover jobs stay Suspended until cleanup",
+        "--test-failover-succeeds",
+        action="store_false",
+        dest="test_failover_suspends",
+        help="test failover jobs end Succeeded instead of staying Suspended until cleanup",
     )
     return p
 

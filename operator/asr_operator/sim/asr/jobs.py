@@ -49,6 +49,24 @@ class ChildJob:
         }
 
 
+@dataclass(frozen=True)
+class PlanGroup:
+    """A recovery plan group as its job shows it: one group task (GroupTaskDetails)."""
+
+    name: str  # "Shutdown", "Failover", "Boot n"
+    group_id: str
+    rp_group_type: str  # Shutdown | Failover | Boot
+    task_id: str
+    task_name: str
+    friendly_name: str
+
+    @property
+    def details_type(self) -> str:
+        if self.rp_group_type == "Shutdown":
+            return "RecoveryPlanShutdownGroupTaskDetails"
+        return "RecoveryPlanGroupTaskDetails"
+
+
 @dataclass
 class SimTask:
     task_id: str
@@ -58,9 +76,12 @@ class SimTask:
     # A task that suspends the job until it is resumed (manual action, ForDownTime).
     suspend: bool = False
     suspend_description: str = "WaitingForManualAction"
+    # Run as the task suspends (a test failover releasing its VMs for the cleanup).
+    on_suspend: Effect | None = None
     instructions: str = ""
-    # (group name, groupId, rpGroupType) for recovery plan jobs.
-    group: tuple[str, str, str] | None = None
+    # The plan group this step belongs to; the job shows the group's steps as the
+    # child tasks of one group task (job_json).
+    group: PlanGroup | None = None
     state: str = "NotStarted"
     state_description: str = "NotStarted"
     start: datetime | None = None
@@ -159,8 +180,10 @@ class SimJob:
 
 
 def _task_json(t: SimTask) -> dict[str, Any]:
+    """One step as an ASRTask: a VM's child task, a manual action or a plain task."""
+    custom: dict[str, Any]
     if t.job_task is not None:
-        custom: dict[str, Any] = {"instanceType": "JobTaskDetails", "jobTask": t.job_task.json()}
+        custom = {"instanceType": "JobTaskDetails", "jobTask": t.job_task.json()}
         task_type = "JobTaskDetails"
     elif t.instructions:
         custom = {
@@ -171,17 +194,9 @@ def _task_json(t: SimTask) -> dict[str, Any]:
         }
         task_type = "ManualActionTaskDetails"
     else:
-        custom = {"instanceType": "TaskDetails"}
+        # A plain task as the official ReplicationJobs_Get example shows one.
+        custom = {"instanceType": "ManualActionTaskDetails"}
         task_type = "TaskDetails"
-    group = None
-    if t.group is not None:
-        group = {
-            "instanceType": "RecoveryPlanGroupTaskDetails",
-            "childTasks": [_task_json(c) for c in t.children],
-            "name": t.group[0],
-            "groupId": t.group[1],
-            "rpGroupType": t.group[2],
-        }
     return {
         "taskId": t.task_id,
         "name": t.name,
@@ -193,9 +208,73 @@ def _task_json(t: SimTask) -> dict[str, Any]:
         "stateDescription": t.state_description,
         "taskType": task_type,
         "customDetails": custom,
-        "groupTaskCustomDetails": group,
+        "groupTaskCustomDetails": None,
         "errors": t.errors,
     }
+
+
+def _group_state(steps: list[SimTask]) -> tuple[str, str]:
+    """A group task's state from its steps' (the children's) states."""
+    states = {s.state for s in steps}
+    for state in ("Failed", "Cancelled", "Suspended"):
+        if state in states:
+            desc = next(s.state_description for s in steps if s.state == state)
+            return state, desc
+    if "InProgress" in states:
+        return "InProgress", "InProgress"
+    if states <= {"Succeeded", "Other"}:
+        return "Succeeded", "Completed"
+    if states & {"Succeeded", "Other"}:
+        return "InProgress", "InProgress"
+    return "NotStarted", "NotStarted"
+
+
+def _group_json(group: PlanGroup, steps: list[SimTask]) -> dict[str, Any]:
+    """A plan group's task: its steps' children (the VMs' child tasks) and its other
+    steps (manual actions, failback sync) as childTasks, in the order they run."""
+    children = [_task_json(c) for s in steps for c in (s.children or [s])]
+    state, desc = _group_state(steps)
+    starts = [s.start for s in steps if s.start is not None]
+    ends = [s.end for s in steps if s.end is not None]
+    finished = state in ("Succeeded", "Failed", "Cancelled")
+    return {
+        "taskId": group.task_id,
+        "name": group.task_name,
+        "startTime": wire_time(min(starts) if starts else None),
+        "endTime": wire_time(max(ends) if ends and finished else None),
+        "allowedActions": [],
+        "friendlyName": group.friendly_name,
+        "state": state,
+        "stateDescription": desc,
+        "taskType": group.details_type,
+        "customDetails": None,
+        "groupTaskCustomDetails": {
+            "instanceType": group.details_type,
+            "childTasks": children,
+            "name": group.name,
+            "groupId": group.group_id,
+            "rpGroupType": group.rp_group_type,
+        },
+        "errors": [e for s in steps for e in s.errors],
+    }
+
+
+def tasks_json(tasks: list[SimTask]) -> list[dict[str, Any]]:
+    """A job's tasks: the steps of one plan group become that group's task."""
+    out: list[dict[str, Any]] = []
+    i = 0
+    while i < len(tasks):
+        group = tasks[i].group
+        if group is None:
+            out.append(_task_json(tasks[i]))
+            i += 1
+            continue
+        j = i
+        while j < len(tasks) and tasks[j].group == group:
+            j += 1
+        out.append(_group_json(group, tasks[i:j]))
+        i = j
+    return out
 
 
 def job_json(job: SimJob, vault_id: str) -> dict[str, Any]:
@@ -205,7 +284,7 @@ def job_json(job: SimJob, vault_id: str) -> dict[str, Any]:
         "friendlyName": job.friendly_name,
         "state": job.state,
         "stateDescription": job.state_description,
-        "tasks": [_task_json(t) for t in job.tasks],
+        "tasks": tasks_json(job.tasks),
         "errors": job.errors,
         "startTime": wire_time(job.start),
         "allowedActions": job.allowed_actions,
@@ -322,6 +401,8 @@ class JobRunner:
                 if task.suspend:
                     task.set("Suspended", task.suspend_description)
                     job.state, job.state_description = "Suspended", task.suspend_description
+                    if task.on_suspend is not None:
+                        await task.on_suspend()
                     assert job.resume_event is not None
                     job.resume_event.clear()
                     await job.resume_event.wait()
@@ -375,7 +456,7 @@ class JobRunner:
                 c.set("Failed")
                 c.errors.append(job_error(f, c.task_id))
                 vm = c.job_task.target_name if c.job_task else c.name
-                group = task.group[0] if task.group else task.friendly_name
+                group = task.group.name if task.group else task.friendly_name
                 message = f"The virtual machine '{vm}' failed in group '{group}': {f.message}"
                 errors.append(job_error(f, task.task_id, message))
             elif c.skip:

@@ -55,7 +55,7 @@ class AsrSimulator:
         vm_ports: tuple[int, ...] = (3389,),
         throttle_limits: ThrottleLimits | None = None,
         throttling: bool = True,
-        test_failover_suspends: bool = False,
+        test_failover_suspends: bool = True,
     ) -> None:
         self.scenario = scenario
         self.datacenter = datacenter or Datacenter.from_scenario(scenario)

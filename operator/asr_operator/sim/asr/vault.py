@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from asr_operator.sim.asr.jobs import ChildJob, JobRunner, SimJob, SimTask, utcnow, wire_time
+from asr_operator.sim.asr.jobs import (
+    ChildJob,
+    JobRunner,
+    PlanGroup,
+    SimJob,
+    SimTask,
+    utcnow,
+    wire_time,
+)
 from asr_operator.sim.asr.states import (
     AZURE_CONTAINER_NAME,
     AZURE_FABRIC_ID,
@@ -92,10 +100,21 @@ class Item:
     # A test failover job left suspended until cleanup (test_failover_suspends).
     waiting_tfo_job: SimJob | None = None
     plans: list[str] = field(default_factory=list)
+    # The test failover job (the item's or its plan's) that waits, Suspended, for cleanup:
+    # currentScenario names it meanwhile (ReplicationProtectedItems_TestFailover example).
+    waiting_scenario: SimJob | None = None
 
     @property
     def name(self) -> str:
         return self.vm.name
+
+    @property
+    def scenario_job(self) -> SimJob | None:
+        """The job currentScenario names: the running one, else a test failover waiting."""
+        if self.job is not None and not self.job.terminal:
+            return self.job
+        waiting = self.waiting_scenario
+        return waiting if waiting is not None and waiting.state == "Suspended" else None
 
     @property
     def replicating(self) -> bool:
@@ -124,6 +143,8 @@ class PlanState:
     items: list[list[Item]]  # boot groups
     jobs: list[SimJob] = field(default_factory=list)
     last_times: dict[str, datetime] = field(default_factory=dict)
+    # A test failover job left suspended until the plan's cleanup (test_failover_suspends).
+    waiting_tfo_job: SimJob | None = None
 
     @property
     def all_items(self) -> list[Item]:
@@ -162,7 +183,13 @@ PLAN_CHILD_JOB_NAMES = {
     "PlannedFailover": "Planned failover",
     "UnplannedFailover": "Failover",
     "TestFailover": "Test failover",
+    "TestFailoverCleanup": "Test failover cleanup",
+    "CommitFailover": "Commit",
+    "SwitchProtection": "Reprotect",
+    "CancelFailover": "Cancel failover",
 }
+# recoveryPointType of a plan failover input (HyperVReplicaAzureRpRecoveryPointType).
+PLAN_POINT_TYPES = ("Latest", "LatestProcessed", "LatestApplicationConsistent")
 
 Hook = Callable[[], Awaitable[None]]
 
@@ -174,8 +201,9 @@ class Vault:
     endpoints: VmEndpoints
     runner: JobRunner
     time_scale: float = 1.0
-    # [UNCONFIRMED] Real test failover jobs may stay Suspended until cleanup (see [EX]).
-    test_failover_suspends: bool = False
+    # A test failover job stays Suspended until cleanup, as the official examples show it
+    # (ReplicationJobs_Resume, ReplicationRecoveryPlans_TestFailover); False: it ends Succeeded.
+    test_failover_suspends: bool = True
     items: dict[str, Item] = field(default_factory=dict)  # by vm id (lower case)
     plans: dict[str, PlanState] = field(default_factory=dict)  # by name (lower case)
     jobs: dict[str, SimJob] = field(default_factory=dict)
@@ -516,11 +544,11 @@ class Vault:
     def planned_failover(self, item: Item, body: dict[str, Any]) -> SimJob:
         props = _props(body, required=False)
         direction = str(props.get("failoverDirection") or "PrimaryToRecovery")
-        details = props.get("providerSpecificDetails") or {}
         if direction == "RecoveryToPrimary":
-            return self._failback(item, details)
+            return self._failback(item, provider_input(props, "HyperVReplicaAzureFailback"))
         if direction != "PrimaryToRecovery":
             raise bad_input(f"Invalid failover direction '{direction}'.")
+        details = provider_input(props, "HyperVReplicaAzure")
         self._check_item(item, "PlannedFailover")
         rp = self._resolve_rp(item, details.get("recoveryPointId"))
         tasks = [
@@ -621,7 +649,7 @@ class Vault:
         source_ops = str(props.get("sourceSiteOperations") or "NotRequired")
         if source_ops not in ("Required", "NotRequired"):
             raise bad_input(f"Invalid sourceSiteOperations '{source_ops}'.")
-        details = props.get("providerSpecificDetails") or {}
+        details = provider_input(props, "HyperVReplicaAzure")
         self._check_item(item, "UnplannedFailover")
         rp = self._resolve_rp(item, details.get("recoveryPointId"))
         tasks = [
@@ -653,7 +681,7 @@ class Vault:
         network_id = str(props.get("networkId") or "")
         if network_type == "VmNetworkAsInput" and not network_id:
             raise bad_input("networkId is required when networkType is VmNetworkAsInput.")
-        details = props.get("providerSpecificDetails") or {}
+        details = provider_input(props, "HyperVReplicaAzure")
         self._check_item(item, "TestFailover")
         rp = self._resolve_rp(item, details.get("recoveryPointId"))
         tasks = [
@@ -715,16 +743,9 @@ class Vault:
             # The test VM runs; the item waits for cleanup while the job stays suspended.
             done()
             item.phase, item.busy, item.tfo_busy, item.job = "TestFailoverPending", None, None, None
+            item.waiting_scenario = job
 
-        tasks.append(
-            SimTask(
-                TFO_WAIT_TASK,
-                "VmTfoWaitForCompletion",
-                "Complete test failover (waiting for cleanup)",
-                suspend=True,
-                suspend_description="WaitingForStopTestFailover",
-            )
-        )
+        tasks.append(_tfo_wait_task())
         tasks[-2].effect = self._seq(self._boot_test(item), release)
         job = self._item_job(
             item,
@@ -781,6 +802,7 @@ class Vault:
     def _cleaned_up(self, item: Item) -> None:
         item.tfo_after = MARKED_FOR_DELETION
         waiting, item.waiting_tfo_job = item.waiting_tfo_job, None
+        item.waiting_scenario = None
         if waiting is not None and waiting.state == "Suspended":
             self.runner.resume(waiting, "Test failover cleanup completed")
 
@@ -825,6 +847,7 @@ class Vault:
         props = _props(body)
         if not props.get("providerSpecificDetails"):
             raise bad_input("providerSpecificDetails is required.")
+        provider_input(props, "HyperVReplicaAzure")
         rp_id = str(props.get("recoveryPointId") or "")
         self._check_item(item, "ChangePit")
         # The definitions make recoveryPointId optional; without it, the latest point.
@@ -857,6 +880,7 @@ class Vault:
         direction = str(props.get("failoverDirection") or "PrimaryToRecovery")
         if direction not in ("PrimaryToRecovery", "RecoveryToPrimary"):
             raise bad_input(f"Invalid failover direction '{direction}'.")
+        provider_input(props, "HyperVReplicaAzure")
         self._check_item(item, "ReverseReplicate")
         tasks = [
             SimTask(
@@ -877,8 +901,7 @@ class Vault:
         )
 
     def failover_cancel(self, item: Item) -> SimJob:
-        pending = ("PlannedFailoverCommitPending", "UnplannedFailoverCommitPending")
-        self._check_item(item, "CancelFailover", allow_unlisted=item.phase in pending)
+        self._check_item(item, "CancelFailover")  # only when allowedOperations lists it
         tasks = [
             SimTask(
                 "CancelFailoverTask",
@@ -958,25 +981,34 @@ class Vault:
         return list(PLAN_ALLOWED[phases.pop()])
 
     def plan_action(self, plan: PlanState, action: str, body: dict[str, Any]) -> SimJob:
-        props = _props(
-            body, required=action in ("plannedFailover", "unplannedFailover", "testFailover")
-        )
-        if action in ("plannedFailover", "unplannedFailover", "testFailover") and not props.get(
-            "failoverDirection"
-        ):
+        failover = action in ("plannedFailover", "unplannedFailover", "testFailover")
+        props = _props(body, required=failover or action == "testFailoverCleanup")
+        if failover and not props.get("failoverDirection"):
             raise bad_input("failoverDirection is required.")
         direction = str(props.get("failoverDirection") or "PrimaryToRecovery")
+        if direction not in ("PrimaryToRecovery", "RecoveryToPrimary"):
+            raise bad_input(f"Invalid failover direction '{direction}'.")
         details_list = props.get("providerSpecificDetails") or []
         if not isinstance(details_list, list):
             raise bad_input("providerSpecificDetails must be an array for recovery plans.")
-        details = details_list[0] if details_list else {}
+        failback = action == "plannedFailover" and direction == "RecoveryToPrimary"
+        details = _plan_provider_input(details_list, failback)
         source_ops = str(props.get("sourceSiteOperations") or "")
         sync = ""
-        if action == "plannedFailover" and direction == "RecoveryToPrimary":
+        rp_type = str(details.get("recoveryPointType") or "Latest")
+        if rp_type not in PLAN_POINT_TYPES:
+            raise bad_input(
+                f"Invalid recoveryPointType '{rp_type}'; expected one of "
+                f"{', '.join(PLAN_POINT_TYPES)}."
+            )
+        if failback:
             required, op_type, done_phase = "Failback", "PlannedFailover", "FailbackCommitPending"
             sync = str(details.get("dataSyncOption") or "")
             if sync not in ("ForDownTime", "ForSynchronization"):
                 raise bad_input("dataSyncOption is required for failback.")
+            creation = str(details.get("recoveryVmCreationOption") or "")
+            if creation not in ("NoAction", "CreateVmIfNotFound"):
+                raise bad_input("recoveryVmCreationOption is required for failback.")
         elif action == "plannedFailover":
             required, op_type, done_phase = (
                 "PlannedFailover",
@@ -996,6 +1028,8 @@ class Vault:
                 raise bad_input("networkType is required.")
             required, op_type, done_phase = "TestFailover", "TestFailover", "TestFailoverPending"
         elif action == "testFailoverCleanup":
+            if len(str(props.get("comments") or "")) > CLEANUP_COMMENT_MAX:
+                raise bad_input(f"comments may hold at most {CLEANUP_COMMENT_MAX} characters.")
             required, op_type, done_phase = (
                 "TestFailoverCleanup",
                 "TestFailoverCleanup",
@@ -1010,19 +1044,40 @@ class Vault:
         else:
             raise not_found(f"Action '{action}'")
         for it in plan.all_items:
-            self._check_item(
-                it,
-                required,
-                allow_unlisted=required == "CancelFailover"
-                and it.phase in ("PlannedFailoverCommitPending", "UnplannedFailoverCommitPending"),
-            )
+            self._check_item(it, required)
+        if rp_type == "LatestApplicationConsistent" and failover and not failback:
+            lacking = [
+                i.name
+                for i in plan.all_items
+                if not any(rp.type == "ApplicationConsistent" for rp in i.rps)
+            ]
+            if lacking:
+                raise Refusal(
+                    400,
+                    CODE_NOT_ALLOWED,
+                    "No application-consistent recovery point is available for "
+                    f"{', '.join(lacking)}.",
+                    "The virtual machines have no application-consistent recovery point yet.",
+                    "Fail over to the latest point, or wait for an application-consistent one.",
+                )
         name = str(uuid.uuid4())
-        tasks = self._plan_tasks(plan, name, action, op_type, direction, source_ops, sync)
         scenario = {
             "failoverCommit": "CommitFailover",
             "reProtect": "SwitchProtection",
             "failoverCancel": "CancelFailover",
         }.get(action, op_type)
+        # The point each VM fails over to, chosen when its Failover step runs.
+        chosen: dict[str, RecoveryPointState] = {}
+
+        def choose(i: Item) -> Hook:
+            async def effect() -> None:
+                chosen[i.vm_id] = self._plan_point(i, rp_type)
+
+            return effect
+
+        tasks = self._plan_tasks(
+            plan, name, action, op_type, direction, source_ops, sync, scenario, choose
+        )
         friendly = f"{scenario} of recovery plan {plan.spec.name}"
         job = SimJob(
             name=name,
@@ -1030,7 +1085,9 @@ class Vault:
             scenario=scenario,
             friendly_name=friendly,
             resource_id=self.plan_id(plan),
-            target_object_id=self.plan_id(plan),
+            # ASR names a plan job's target by the plan's internal id (a GUID the plan
+            # resource does not show) and the plan's name (ReplicationJobs_Get).
+            target_object_id=self.plan_object_id(plan),
             target_object_name=plan.spec.name,
             target_instance_type="RecoveryPlan",
             tasks=tasks,
@@ -1048,6 +1105,7 @@ class Vault:
             "TestFailover": ("InProgress", "Test failover in progress"),
             "TestFailoverCleanup": MARKED_FOR_DELETION,
         }.get(scenario)
+        released = False
 
         def begin() -> None:
             for i in plan.all_items:
@@ -1062,29 +1120,50 @@ class Vault:
                 )
             else:
                 i.phase = done_phase
+            point = chosen.get(i.vm_id) or (i.rps[-1] if i.rps else None)
             if done_phase in ("PlannedFailoverCommitPending", "UnplannedFailoverCommitPending"):
-                self._failed_over(i, i.rps[-1])()
+                assert point is not None
+                self._failed_over(i, point)()
             if action == "testFailoverCleanup":
-                i.tfo_after = MARKED_FOR_DELETION
-            if done_phase == "TestFailoverPending" and i.rps:
-                i.failover_rp_id = self.rp_id(i, i.rps[-1].name)
+                i.tfo_after, i.waiting_scenario = MARKED_FOR_DELETION, None
+            if done_phase == "TestFailoverPending" and point is not None:
+                i.failover_rp_id = self.rp_id(i, point.name)
                 i.last_tfo_time = utcnow()
 
-        def success() -> None:
+        async def release() -> None:
+            """A test failover's VMs are up: the plan waits for cleanup, its job suspended."""
+            nonlocal released
+            released = True
             for i in plan.all_items:
                 finish(i)
+                i.job, i.waiting_scenario = None, job
             plan.last_times[op_type] = utcnow()
+            plan.waiting_tfo_job = job
+
+        def success() -> None:
+            if not released:
+                for i in plan.all_items:
+                    finish(i)
+                plan.last_times[op_type] = utcnow()
+            if action == "testFailoverCleanup":
+                waiting, plan.waiting_tfo_job = plan.waiting_tfo_job, None
+                if waiting is not None and waiting.state == "Suspended":
+                    self.runner.resume(waiting, "Test failover cleanup completed")
 
         async def failed() -> None:
             # The VMs whose part finished (their Boot group step) keep their new state.
             done = job.done_targets()
             for i in plan.all_items:
+                if released:
+                    continue  # cancelled while waiting for cleanup: the test VMs stay
                 if i.vm_id.lower() in done:
                     finish(i)
                 else:
                     i.busy = i.tfo_busy = None
                     i.phase = before[i.vm_id]
 
+        if tasks and tasks[-1].task_id == TFO_WAIT_TASK:
+            tasks[-1].on_suspend = release
         job.on_success, job.on_failed, job.on_restart = success, failed, begin
         for i in plan.all_items:
             self.advance(i)
@@ -1093,6 +1172,26 @@ class Vault:
         self.jobs[job.name.lower()] = job
         self.runner.start(job)
         return job
+
+    def plan_object_id(self, plan: PlanState) -> str:
+        """The plan's internal id, stable for its name (targetObjectId of its jobs)."""
+        return stable_id("recovery-plan", self.vault_id.lower(), plan.spec.name.lower())
+
+    def _plan_point(self, item: Item, rp_type: str) -> RecoveryPointState:
+        """The point a plan failover's recoveryPointType names, at the time it runs.
+
+        Latest: ASR first processes the data it received into a new point (reference
+        5.2), the simulator adds that point; LatestProcessed: the newest existing point;
+        LatestApplicationConsistent: the newest application-consistent one.
+        """
+        self.advance(item)
+        if rp_type == "Latest" and item.phase in ("Protected", "TestFailoverPending"):
+            self._add_rp(item, datetime.now(UTC))
+        if rp_type == "LatestApplicationConsistent":
+            consistent = [rp for rp in item.rps if rp.type == "ApplicationConsistent"]
+            if consistent:
+                return consistent[-1]
+        return item.rps[-1]
 
     def _plan_tasks(
         self,
@@ -1103,11 +1202,26 @@ class Vault:
         direction: str,
         source_ops: str,
         sync: str,
+        scenario: str,
+        choose: Callable[[Item], Hook],
     ) -> list[SimTask]:
         items = plan.all_items
+        failback = direction == "RecoveryToPrimary"
+        # Each VM's step is a child task pointing at the VM's child job.
+        child_friendly = "Failback" if failback else PLAN_CHILD_JOB_NAMES[scenario]
+        refs = {
+            i.vm_id: ChildJob(
+                job_id=f"{self.vault_id}/replicationJobs/{stable_id('job', job_name, i.vm_id)}",
+                friendly_name=child_friendly,
+                target_id=i.vm_id,
+                target_name=i.name,
+                scenario=scenario,
+            )
+            for i in items
+        }
         if action in ("testFailoverCleanup", "failoverCommit", "reProtect", "failoverCancel"):
             tasks = []
-            for it in items:
+            for it in items:  # no groups: one child job per VM, in turn
                 effect: Hook | None = None
                 if action == "testFailoverCleanup":
                     effect = self._stop_test(it)
@@ -1115,25 +1229,12 @@ class Vault:
                     effect = self._stop_recovery(it, forget=True)
                 elif action == "failoverCancel":
                     effect = self._seq(self._stop_recovery(it, True), self._power(it, "Running"))
-                tasks.append(
-                    SimTask(
-                        f"{action}Task", f"{action}-{it.name}", f"{action} {it.name}", effect=effect
-                    )
+                task = SimTask(
+                    f"{action}Task", f"{action}-{it.name}", f"{action} {it.name}", effect=effect
                 )
+                task.job_task = refs[it.vm_id]
+                tasks.append(task)
             return tasks
-        failback = direction == "RecoveryToPrimary"
-        # Each VM's step in a group is a child task pointing at the VM's child job.
-        child_friendly = "Failback" if failback else PLAN_CHILD_JOB_NAMES[op_type]
-        refs = {
-            i.vm_id: ChildJob(
-                job_id=f"{self.vault_id}/replicationJobs/{stable_id('job', job_name, i.vm_id)}",
-                friendly_name=child_friendly,
-                target_id=i.vm_id,
-                target_name=i.name,
-                scenario=op_type,
-            )
-            for i in items
-        }
 
         def children(
             step: Callable[[Item], SimTask], of: list[Item], skip: bool = False, final: bool = False
@@ -1147,13 +1248,15 @@ class Vault:
                 out.append(child)
             return out
 
+        test = op_type == "TestFailover"
+        failover: Callable[[Item], SimTask]
         if failback:
             shutdown, failover, boot = (
                 self._shutdown_azure_task,
                 lambda _: SimTask(*FAILBACK),
                 self._start_primary_task,
             )
-        elif op_type == "TestFailover":
+        elif test:
             shutdown, failover, boot = (
                 None,
                 lambda _: SimTask(*BEGIN_TEST_FAILOVER),
@@ -1165,9 +1268,24 @@ class Vault:
                 lambda _: SimTask(*FAILOVER),
                 self._start_replica_task,
             )
+
+        # Failover steps fail each VM over to the point the input's recoveryPointType names.
+        def failover_step(i: Item) -> SimTask:
+            task = failover(i)
+            if not failback:
+                task.effect = choose(i)
+            return task
+
         tasks = []
         if shutdown is not None:
-            group = ("Shutdown", "Shutdown", "Shutdown")
+            group = PlanGroup(
+                "Shutdown",
+                "Shutdown",
+                "Shutdown",
+                "ShutdownGroupTask",
+                "Shutdown",
+                "Group Shutdown",
+            )
             if failback and sync == "ForDownTime":
                 tasks.append(
                     SimTask("SynchronizeDataTask", "RpSyncData", "Synchronize data", group=group)
@@ -1192,20 +1310,23 @@ class Vault:
                     children=children(shutdown, items, skip=skip),
                 )
             )
+        group = PlanGroup(
+            "Failover", "Failover", "Failover", "FailoverGroupTask", "Failover", "Group Failover"
+        )
         tasks.append(
             SimTask(
                 "FailoverGroupTask",
                 "Failover",
                 "Group Failover",
-                group=("Failover", "Failover", "Failover"),
-                children=children(failover, items),
+                group=group,
+                children=children(failover_step, items),
             )
         )
         for n, (gspec, gitems) in enumerate(
             zip(plan.spec.groups, plan.items, strict=True), start=1
         ):
-            gname = f"Boot {n}"
-            group = (gname, str(n), "Boot")
+            friendly = f"Group {n}: Start virtual machines"
+            group = PlanGroup(f"Boot {n}", str(n), "Boot", "BootGroupTask", f"Group{n}", friendly)
             applicable = [
                 a
                 for a in gspec.actions
@@ -1217,17 +1338,20 @@ class Vault:
                 SimTask(
                     "BootGroupTask",
                     f"Group{n}",
-                    f"Group {n}: Start virtual machines",
+                    friendly,
                     group=group,
                     children=children(boot, gitems, final=True),
                 )
             )
             for a in (a for a in applicable if a.position == "end"):
                 tasks.append(self._action_task(a.name, a.manual, group))
+        if test and self.test_failover_suspends:
+            # The test VMs run; the job waits for cleanup (RecoveryPlans_TestFailover example).
+            tasks.append(_tfo_wait_task())
         return tasks
 
     @staticmethod
-    def _action_task(name: str, manual: str, group: tuple[str, str, str]) -> SimTask:
+    def _action_task(name: str, manual: str, group: PlanGroup) -> SimTask:
         if manual:
             return SimTask(
                 "ManualActionTask", name, name, suspend=True, instructions=manual, group=group
@@ -1238,6 +1362,53 @@ class Vault:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+def _tfo_wait_task() -> SimTask:
+    """The step where a test failover job waits, Suspended, for the cleanup."""
+    return SimTask(
+        TFO_WAIT_TASK,
+        "VmTfoWaitForCompletion",
+        "Complete test failover (waiting for cleanup)",
+        suspend=True,
+        suspend_description="WaitingForStopTestFailover",
+    )
+
+
+def provider_input(props: dict[str, Any], expected: str) -> dict[str, Any]:
+    """An item action's providerSpecificDetails, refused when it is another scenario's."""
+    details = props.get("providerSpecificDetails")
+    if details is None:
+        return {}
+    if not isinstance(details, dict):
+        raise bad_input("providerSpecificDetails must be an object.")
+    _check_instance(details, (expected,))
+    return details
+
+
+def _plan_provider_input(entries: list[Any], failback: bool) -> dict[str, Any]:
+    """The HyperVReplicaAzure entry of a plan action's providerSpecificDetails array.
+
+    One entry per replication provider of the plan (reference 1.3); the simulator's
+    plans hold Hyper-V VMs only, so another provider's entry is refused.
+    """
+    expected = "HyperVReplicaAzureFailback" if failback else "HyperVReplicaAzure"
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise bad_input("providerSpecificDetails entries must be objects.")
+        _check_instance(entry, (expected,))
+    return entries[0] if entries else {}
+
+
+def _check_instance(details: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    instance = details.get("instanceType")
+    if not instance:
+        raise bad_input("providerSpecificDetails.instanceType is required.")
+    if instance not in allowed:
+        raise bad_input(
+            f"Provider input '{instance}' is not valid for this operation: the protected "
+            f"item replicates with HyperVReplicaAzure (expected {' or '.join(allowed)})."
+        )
 
 
 def _props(body: dict[str, Any], required: bool = True) -> dict[str, Any]:

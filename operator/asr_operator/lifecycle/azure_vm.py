@@ -1,0 +1,30 @@
+"""The Azure VM a failover or drill created, as status shows it (ProtectedVM and plans)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from asr_operator.api.operation import AzureVM
+from asr_operator.lifecycle.observed import AzureVmObserved
+
+
+def azure_vm_status(vm: AzureVmObserved, tcp_ports: Sequence[int] = (3389,)) -> AzureVM:
+    ips = list(vm.private_ips)
+    return AzureVM(
+        name=vm.name,
+        id=vm.id,
+        size=vm.size,
+        power_state=vm.power_state,
+        ips=ips,
+        public_ip_ids=list(vm.public_ip_ids),
+        connect=connect_hint(ips, vm.os_type, tcp_ports),
+        message=vm.error,
+    )
+
+
+def connect_hint(ips: list[str], os_type: str, tcp_ports: Sequence[int]) -> str:
+    """RDP for Windows, SSH for Linux (by the OS disk's type, else the probed ports)."""
+    if not ips:
+        return ""
+    linux = os_type.lower() == "linux" if os_type else 22 in tcp_ports and 3389 not in tcp_ports
+    return f"ssh {ips[0]}" if linux else f"mstsc /v:{ips[0]}"
