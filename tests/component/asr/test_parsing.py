@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -342,7 +343,7 @@ def _in(seconds: int) -> str:
         ({"retry-after-ms": "1500"}, 1.5, 1.5),
         ({"x-ms-retry-after-ms": "250"}, 0.25, 0.25),
         ({"Retry-After": "3", "retry-after-ms": "9000"}, 3, 3),  # seconds win, as azure-core
-        ({"Retry-After": _in(120)}, 100, 120),  # an HTTP-date: the time left until then
+        (lambda: {"Retry-After": _in(120)}, 100, 120),  # an HTTP-date, made when the test runs
         ({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0, 0),  # a date past: no wait
         ({"Retry-After": "-4"}, 0, 0),
         ({"Retry-After": "soon"}, 5, 5),  # malformed: the default
@@ -350,8 +351,9 @@ def _in(seconds: int) -> str:
     ],
 )
 def test_throttled_waits_as_the_retry_headers_say(
-    headers: dict[str, str], low: float, high: float
+    headers: dict[str, str] | Callable[[], dict[str, str]], low: float, high: float
 ) -> None:
-    err = errors.classify(_http_error(429, _asr_error("TooManyRequests", "slow"), headers))
+    sent = headers() if callable(headers) else headers
+    err = errors.classify(_http_error(429, _asr_error("TooManyRequests", "slow"), sent))
     assert isinstance(err, errors.Throttled)
     assert low <= err.retry_after <= high
