@@ -239,10 +239,6 @@ class Engine(Generic[SpecT, StatusT, StateT]):
     def not_allowed_detail(self) -> str:
         return ""
 
-    def current_job(self) -> str | None:
-        """The job ASR shows running on the target, if any."""
-        raise NotImplementedError
-
     def hold(self, state: StateT) -> Step | None:
         """Reasons not to act at all in a resting state (ownership, a job started elsewhere)."""
         return None

@@ -247,9 +247,6 @@ class VMMachine(engine.Engine[ProtectedVMSpec, ProtectedVMStatus, ItemState]):
     def not_allowed_detail(self) -> str:
         return f"; protection state {self.item.protection_state!r}"
 
-    def current_job(self) -> str | None:
-        return self.item.current_job_name
-
     def matches_desired(self, state: ItemState) -> bool:
         if self.spec.active_site == Site.AZURE:
             return state == ItemState.FAILED_OVER

@@ -216,21 +216,6 @@ class PlanMachine(engine.Engine[RecoveryPlanSpec, RecoveryPlanStatus, ItemState]
         assert self.obs.plan is not None
         return self.obs.plan.allowed_operations
 
-    def current_job(self) -> str | None:
-        plan = self.obs.plan
-        if (
-            plan is not None
-            and plan.current_job_name
-            and plan.current_scenario_status
-            in (
-                "InProgress",
-                "Suspended",
-                "",
-            )
-        ):
-            return plan.current_job_name
-        return next((m.busy_job for m in self.members if m.busy_job), None)
-
     def matches_desired(self, state: ItemState) -> bool:
         if self.spec.active_site == Site.AZURE:
             return state == ItemState.FAILED_OVER
