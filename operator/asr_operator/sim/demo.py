@@ -380,6 +380,8 @@ def run_story(story: Story, console: Console, live: bool, pause: float) -> bool:
             if not ok:
                 break
             progress[-1] = ("✓", chapter.title)
+            if not live:
+                steps.show(story, console)  # the state the chapter ended in, always
             if chapter.shows is not None and not live:
                 console.print(f"  {chapter.shows(story)}")
             if live:
