@@ -41,6 +41,9 @@ FRESH_FOR = 5.0
 BATCH_WINDOW = 0.1
 # Items per page of ASR's protected-item list (the cost of a list, in requests).
 LIST_PAGE_SIZE = 100
+# A batch of fresh reads is one vault-wide list only when it holds more than this share of
+# the vault's items: a list parses every item, and parsing is what a busy operator lacks.
+LIST_SHARE = 4
 
 
 class VaultUnavailable(Exception):
@@ -88,9 +91,11 @@ class ItemCache(ListCache[AsrItem]):
     scan per lookup made an interval cost quadratic in the number of objects.
 
     Fresh reads (after an action, after a job ended) are batched as job polls are: the
-    reads asked for within BATCH_WINDOW go out together, as one vault-wide list when
-    that costs fewer requests than a GET each. Job ends arrive in batches (one job poll
-    sees many), so during a mass failover a job end costs a share of one list, not GETs.
+    reads asked for within BATCH_WINDOW go out together, as one vault-wide list when the
+    batch is a large share of the vault (more than 1/LIST_SHARE of its items, and more
+    reads than the list has pages), else as a GET each. Job ends arrive in batches (one
+    job poll sees many): a list parses every item of the vault, and at 1000 items a batch
+    of a dozen reads parsing all of them made a mass failover CPU-bound.
     """
 
     def __init__(self, gateway: AsrGateway, min_interval: float) -> None:
@@ -161,7 +166,7 @@ class ItemCache(ListCache[AsrItem]):
         started = time.monotonic()
         pages = max(1, -(-len(self._items) // LIST_PAGE_SIZE))
         listed: dict[str, AsrItem] = {}
-        if len(batch) > pages:
+        if len(batch) > max(pages, len(self._items) // LIST_SHARE):
             try:
                 items = await self._load()
             except Exception as e:  # every waiter gets the list's error
