@@ -1,15 +1,19 @@
 """At rest the operator writes nothing and reads no object of its own from the API.
 
-Objects that nothing changed are reconciled every poll interval (1 s here) from kopf's
-live body and the vault-wide lists: a status write, an Event or a GET of the object on
-such a cycle is a cost per object per cycle that a real API server and etcd pay for.
+Objects that nothing changed rest: the vault's sweep checks them on the vault-wide lists
+every half poll interval (1 s here), and an object runs a cycle only when what it decided
+on changed. A status write, an Event or a GET of the object at rest would be a cost per
+object per interval that a real API server and etcd pay for.
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
-from tests.e2e.conftest import Cluster, Operator
+from asr_operator.sim.stack import SimulatedDatacenter
+from tests.e2e.conftest import OPERATOR_ARGS, Cluster, Operator, wait_until
+from tests.e2e.test_metrics import Samples, free_port, of, scrape
 
 WRITES = {"create", "update", "patch", "delete", "deletecollection"}
 
@@ -42,3 +46,47 @@ def test_idle_objects_cost_no_kubernetes_writes_and_no_reads_of_themselves(
     ]
     assert own_reads == []
     assert dc.asr.calls["items.list"] > lists  # the cycles ran, on the vault-wide list
+
+
+def test_resting_objects_sleep_until_the_sweep_finds_a_change(
+    dc: SimulatedDatacenter, tmp_path: Path
+) -> None:
+    """A resting object runs no cycle of its own (controllers/resting.py): the vault's sweep
+    checks it on the shared list each half poll, keeps its RPO metric live, and wakes it
+    only when its item changed; a change made in the portal is still put right."""
+    port = free_port()
+    args = (*OPERATOR_ARGS, "--metrics-port", str(port), "--metrics-address", "127.0.0.1")
+    operator = Operator(dc, tmp_path, args)
+    operator.start()
+    cluster = Cluster(dc)
+    try:
+        cluster.create_pvm("db01")
+        cluster.create_pvm("web01", target={"size": "Standard_D4s_v3"})
+        plan = cluster.of("recoveryplans")
+        plan.create(
+            "RecoveryPlan", "plan-db", {"vaultRef": {"name": "vault-dr"}, "planName": "plan-db"}
+        )
+        for vm in ("db01", "web01"):
+            cluster.wait_ready(vm)
+        plan.wait_ready("plan-db")
+        time.sleep(3)  # the last cycles after the writes pass
+        before = scrape(port)
+        time.sleep(6)  # six poll intervals: six cycles per object, were it not resting
+        after = scrape(port)
+        for kind in ("ProtectedVM", "RecoveryPlan"):
+            ran = cycles(after, kind) - cycles(before, kind)
+            assert ran <= 2, f"{kind}: {ran} cycles in six poll intervals at rest"
+        rpo = [of(s, "asr_operator_rpo_seconds", name="db01") for s in (before, after)]
+        assert rpo[0] != rpo[1], "the sweep keeps the live RPO current"
+
+        # Someone changes the target size in the portal: the sweep wakes web01, which
+        # puts it back.
+        dc.asr.call(lambda: setattr(dc.asr.sim.item("web01").target, "size", "Standard_B2s"))
+        wait_until(lambda: dc.asr.calls["items.update"] >= 2, what="the drift corrected")
+    finally:
+        cluster.client.close()
+        operator.stop()
+
+
+def cycles(samples: Samples, kind: str) -> float:
+    return sum(of(samples, "asr_operator_reconcile_duration_seconds_count", kind=kind))

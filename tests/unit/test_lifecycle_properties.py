@@ -7,16 +7,20 @@ and once the faults stop, every VM ends where it is desired.
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+from dataclasses import replace
+from datetime import timedelta
+
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from asr_operator.api import protectedvm as pvm
 from asr_operator.api.conditions import ConditionType, get_condition
 from asr_operator.api.operation import OperationType
+from asr_operator.controllers.resting import REST_MAX
 from asr_operator.lifecycle import protectedvm as machine
 from asr_operator.lifecycle import steps
-from asr_operator.lifecycle.observation import Context
-from asr_operator.lifecycle.steps import Release, Submit, Wait
+from asr_operator.lifecycle.observation import Context, Observation
+from asr_operator.lifecycle.steps import Done, Release, Submit, Wait
 from tests.unit.lifecycle_world import DRILL_NET, World, spec
 
 EDITS = st.sampled_from(
@@ -240,3 +244,34 @@ def test_lost_response_reattaches_without_resending() -> None:
     assert [n for n, _ in world.calls].count("StartFailover") == 1
     assert world.state == "FailedOver"
     check_invariants(world)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(ACTIONS, min_size=5, max_size=60), START, st.sampled_from(["Azure", "OnPremises"]))
+def test_a_resting_object_has_nothing_to_do_until_its_item_changes(
+    program: list[dict[str, object]], start: str, first_site: str
+) -> None:
+    """What lets an object sleep on the vault's sweep (controllers/resting.py): whenever a
+    cycle ends in Done and `at_rest` holds, a cycle up to REST_MAX later, on the same item
+    from the vault-wide list, would again be Done and write nothing."""
+    world = new_world(start, first_site)
+    rested = 0
+    for r in program:
+        if r["edit"] is not None:
+            world.edit(r["edit"])  # type: ignore[arg-type]
+        step = world.cycle(crash=str(r["crash"]))
+        listed = world.observe().item
+        assert listed is not None
+        if isinstance(step, Done) and machine.at_rest(world.spec, world.status, listed, ""):
+            rested += 1
+            later = replace(world.ctx(), now=world.now + timedelta(seconds=REST_MAX - 1))
+            again = machine.decide(world.spec, world.status, Observation(item=listed), later)
+            assert isinstance(again.step, Done), again.step
+            assert again.status.to_wire() == world.status.to_wire()
+            assert again.events == ()
+        if r["tick"]:
+            world.tick()
+        if r["approve"]:
+            world.approve_pending()
+        world.advance(float(r["wait"]))  # type: ignore[arg-type]
+    event(f"cycles at rest (3 or more counted as 3): {min(rested, 3)}")

@@ -11,17 +11,21 @@ reaches the desired site.
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from asr_operator.api import operation as api
 from asr_operator.api.conditions import ConditionType, get_condition
 from asr_operator.api.operation import OperationType
+from asr_operator.controllers.resting import REST_MAX
 from asr_operator.lifecycle import recoveryplan as machine
 from asr_operator.lifecycle import steps
-from asr_operator.lifecycle.observation import Context
+from asr_operator.lifecycle.observation import Context, Observation
 from asr_operator.lifecycle.observed import JobState, PowerState
-from asr_operator.lifecycle.steps import Release, Submit, Wait
+from asr_operator.lifecycle.steps import Done, Release, Submit, Wait
 from tests.unit.lifecycle_world import DRILL_NET
 from tests.unit.plan_world import Manual, PlanWorld, plan_spec
 
@@ -133,6 +137,15 @@ def cycle(world: PlanWorld, crash: str = "") -> None:
     apart = world.running() is None and world.common() is None
     if apart and ready is not None and ready.status == "True":
         world.violations.append(f"Ready while the plan's VMs stand apart: {world.states}")
+    members = world.member_views()
+    if isinstance(step, Done) and machine.at_rest(world.spec, world.status, members):
+        # Resting on the vault's sweep (controllers/resting.py): with the plan and members
+        # as listed, a cycle up to REST_MAX later is Done again and writes nothing.
+        later = replace(world.ctx(), now=world.now + timedelta(seconds=REST_MAX - 1))
+        listed = Observation(plan=world.plan_view(), members=members)
+        again = machine.decide(world.spec, world.status, listed, later)
+        if not isinstance(again.step, Done) or again.status.to_wire() != world.status.to_wire():
+            world.violations.append(f"at rest, yet a later cycle does {again.step}")
 
 
 def run_program(world: PlanWorld, program: list[dict[str, object]]) -> None:

@@ -26,6 +26,7 @@ from asr_operator.api.vault import SiteRecoveryVaultSpec
 from asr_operator.azure.config import AsrConfig, AuthConfig, AuthType, CallLimits
 from asr_operator.azure.gateway import AsrGateway
 from asr_operator.controllers import kube
+from asr_operator.controllers.resting import Resting
 from asr_operator.hyperv.config import WinRMConfig
 from asr_operator.hyperv.errors import HyperVError
 from asr_operator.hyperv.gateway import HyperVGateway
@@ -272,6 +273,8 @@ class VaultClients:
     jobs: JobPoller
     items: ItemCache
     plans: ListCache[AsrPlan]
+    # The objects at rest on this vault, woken by one sweep of the shared lists.
+    resting: Resting
     files: list[str] = field(default_factory=list)
     # The RecoveryPlan objects of each namespace, listed once per interval for everyone.
     plan_objects: dict[str, ListCache[dict[str, Any]]] = field(default_factory=dict)
@@ -290,6 +293,7 @@ class VaultClients:
         return cache
 
     async def close(self) -> None:
+        await self.resting.close()  # they cycle now, on the vault's new clients
         await self.asr.close()
         for path in self.files:
             with contextlib.suppress(OSError):
@@ -446,6 +450,7 @@ def _build(
         except (VaultUnavailable, HyperVError) as e:
             host_errors[host.name] = str(e)
     poll = float(spec.poll_interval_seconds)
+    items = ItemCache(gateway, min_interval=max(poll / 2, 0.2))
     return VaultClients(
         fingerprint=fingerprint,
         checked_at=time.monotonic(),
@@ -455,7 +460,8 @@ def _build(
         poll_interval=poll,
         request_lifetime=limits.request_lifetime,
         jobs=JobPoller(gateway, min_interval=max(poll / 2, 0.2)),
-        items=ItemCache(gateway, min_interval=max(poll / 2, 0.2)),
+        items=items,
         plans=ListCache(gateway.list_plans, min_interval=max(poll / 2, 0.2)),
+        resting=Resting(items.items, interval=max(poll / 2, 0.2)),
         files=files,
     )

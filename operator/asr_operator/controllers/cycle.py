@@ -2,7 +2,9 @@
 
 A daemon per object runs reconcile cycles at the pace the lifecycle asks for (never
 sleeping inside a handler, never blocking on an ASR job); a spec change wakes it at
-once. Each cycle: read the object, observe, decide, write status (the intent, before
+once. An object with nothing to do rests: it sleeps until the vault's sweep finds what
+it decided on changed (`resting.py`), so idle objects cost one shared read, not a cycle
+each. Each cycle: read the object, observe, decide, write status (the intent, before
 any call), act, write status again. Deletion waits behind the finalizer for a running
 job and lets go. What differs by kind is a `Kind`: its models, how it observes, its
 lifecycle. Shared objects (the vault clients) live in kopf's memo.
@@ -33,6 +35,8 @@ from asr_operator.api.operation import (
 from asr_operator.azure.config import CallLimits
 from asr_operator.controllers import journal, kube, perform
 from asr_operator.controllers.clients import Registry, VaultClients, VaultUnavailable
+from asr_operator.controllers.observe import RestCheck
+from asr_operator.controllers.resting import REST_MAX, Resting
 from asr_operator.controllers.status import merge_patch
 from asr_operator.lifecycle.engine import Decision, readiness
 from asr_operator.lifecycle.observation import Context, Observation
@@ -72,6 +76,9 @@ class Kind(Generic[SpecT, StatusT]):
         [SpecT, StatusT, Step, Outcome, Context], tuple[StatusT, tuple[Event, ...], float]
     ]
     deletion: Callable[[StatusT, Observation, Context], Decision[StatusT]]
+    # (clients, spec, decided status, observation, namespace, refresh annotation) -> how the
+    # vault's sweep tells the object must cycle again, or None when it cannot rest.
+    rest: Callable[[VaultClients, SpecT, StatusT, Observation, str, str], RestCheck | None]
 
     @functools.cached_property
     def known_status(self) -> frozenset[str]:
@@ -123,8 +130,23 @@ class Seen:
     # (resourceVersion, spec, raw status, status) as parsed from that version: an idle
     # object's body does not change between cycles, so it is validated once, not per cycle.
     parsed: tuple[str, Any, dict[str, Any], Any] | None = None
-    # The daemon's wake-up: set when the vault's job poll sees the followed job change.
+    # The daemon's wake-up: set when the vault's job poll sees the followed job change,
+    # or when the vault's sweep finds that what a resting object decided on changed.
     wake: asyncio.Event | None = None
+    # Where the object rests, while it does.
+    resting: Resting | None = None
+
+    def rest(self, resting: Resting, check: Callable[[], Awaitable[bool]]) -> None:
+        assert self.wake is not None
+        self.leave()
+        resting.rest(self.wake, check)
+        self.resting = resting
+        self.parsed = None  # a resting object keeps no parsed model: it parses on waking
+
+    def leave(self) -> None:
+        if self.resting is not None and self.wake is not None:
+            self.resting.leave(self.wake)
+        self.resting = None
 
     def parse(self, kind: Kind[SpecT, StatusT], body: dict[str, Any]) -> tuple[SpecT, Any, Any]:
         """(spec, raw status, status) of this version of the body; raises ValidationError
@@ -251,6 +273,7 @@ async def reconcile(
 ) -> float:
     """One cycle; returns the seconds until the next one."""
     seen = seen if seen is not None else Seen()
+    seen.leave()
     body = await _current(kind, namespace, name, live, seen)
     if body is None or body["metadata"].get("deletionTimestamp"):
         return 30.0
@@ -294,6 +317,11 @@ async def reconcile(
     elif isinstance(step, ShutdownSourceVM) and clients is not None:
         outcome = await perform.shutdown(clients, step)
     if outcome is None:
+        if isinstance(step, Done) and clients is not None and seen.wake is not None:
+            check = kind.rest(clients, spec, decision.status, obs, namespace, ctx.refresh)
+            if check is not None:
+                seen.rest(clients.resting, _exporting(kind.kind, namespace, name, check))
+                return REST_MAX
         return _delay(step)
     journal.outcome(kind.kind, namespace, name, cycle.status, step, outcome)
     status, events, delay = kind.record(spec, cycle.status, step, outcome, ctx)
@@ -302,6 +330,21 @@ async def reconcile(
     cycle.post(events)
     metrics.export_status(kind.kind, namespace, name, status)
     return delay
+
+
+def _exporting(
+    kind: str, namespace: str, name: str, check: RestCheck
+) -> Callable[[], Awaitable[bool]]:
+    """The rest check, keeping the live metrics (RPO, health) current while nothing changed."""
+
+    async def unchanged() -> bool:
+        obs = await check()
+        if obs is None:
+            return False
+        metrics.export_observation(kind, namespace, name, obs)
+        return True
+
+    return unchanged
 
 
 async def _refuse_spec(
@@ -344,17 +387,20 @@ async def run_daemon(
     wake: asyncio.Event = memo.setdefault("wake", asyncio.Event())
     vaults = registry(memo)
     seen = Seen(wake=wake)
-    while not stopped:
-        wake.clear()
-        started = time.monotonic()
-        try:
-            delay = await reconcile(kind, vaults, namespace, name, body, seen)
-        except Exception:  # a bug must not kill the object's daemon for good
-            logger.exception("reconcile of %s %s/%s failed", kind.kind, namespace, name)
-            delay = 30.0
-        metrics.RECONCILE_SECONDS.labels(kind.kind).observe(time.monotonic() - started)
-        if delay > 0:
-            await _sleep_until(delay, wake, stopped)
+    try:
+        while not stopped:
+            wake.clear()
+            started = time.monotonic()
+            try:
+                delay = await reconcile(kind, vaults, namespace, name, body, seen)
+            except Exception:  # a bug must not kill the object's daemon for good
+                logger.exception("reconcile of %s %s/%s failed", kind.kind, namespace, name)
+                delay = 30.0
+            metrics.RECONCILE_SECONDS.labels(kind.kind).observe(time.monotonic() - started)
+            if delay > 0:
+                await _sleep_until(delay, wake, stopped)
+    finally:
+        seen.leave()  # the object is gone or the operator stops: no sweep checks it now
 
 
 async def _sleep_until(delay: float, wake: asyncio.Event, stopped: kopf.DaemonStopped) -> None:
@@ -364,6 +410,17 @@ async def _sleep_until(delay: float, wake: asyncio.Event, stopped: kopf.DaemonSt
     finally:
         for w in waiters:
             w.cancel()
+
+
+def refresh_asked(body: Mapping[str, Any]) -> bool:
+    """The refresh annotation holds a value status has not answered yet.
+
+    kopf leaves annotations under its own storage prefix (the API group, ours too) out
+    of what `on.update` compares, so a new value of `asr-operator.io/refresh` wakes a
+    resting object through the watch event itself.
+    """
+    asked = (body.get("metadata", {}).get("annotations") or {}).get(REFRESH_ANNOTATION, "")
+    return bool(asked) and asked != (body.get("status") or {}).get("lastHandledRefresh")
 
 
 def wake(memo: kopf.Memo) -> None:
@@ -428,6 +485,11 @@ def register(kind: Kind[SpecT, StatusT], prefix: str) -> None:
     @kopf.on.update(GROUP, VERSION, kind.plural, id=f"{prefix}_changed")
     async def changed(memo: kopf.Memo, **_: Any) -> None:
         wake(memo)
+
+    @kopf.on.event(GROUP, VERSION, kind.plural)
+    async def annotated(memo: kopf.Memo, body: kopf.Body, **_: Any) -> None:
+        if refresh_asked(body):
+            wake(memo)
 
     @kopf.on.delete(GROUP, VERSION, kind.plural, id=f"{prefix}_deleted")
     async def removed(memo: kopf.Memo, body: Any, **_: Any) -> None:

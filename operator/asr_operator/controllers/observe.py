@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -121,6 +122,37 @@ async def observe_vm(
     if wants.hyperv and spec.hyper_v is not None:
         obs = await _observe_hyperv(clients, spec, obs)
     return obs
+
+
+# What a resting object hands the vault's sweep: None once what it decided on changed,
+# else the observation as now listed (for the live metrics).
+RestCheck = Callable[[], Awaitable[Observation | None]]
+
+
+def rest_vm(
+    clients: VaultClients,
+    spec: ProtectedVMSpec,
+    status: ProtectedVMStatus,
+    obs: Observation,
+    namespace: str,
+    refresh: str,
+) -> RestCheck | None:
+    """How the vault's sweep tells that a resting ProtectedVM must cycle again: its item
+    changed (`still_at_rest`) or the RecoveryPlan that owns it did."""
+    item = obs.item
+    if item is None or not lifecycle.at_rest(spec, status, item, refresh):
+        return None
+    ref = spec.protected_item
+
+    async def check() -> Observation | None:
+        now = await (clients.items.get(ref.id) if ref.id else clients.items.find(ref.name or ""))
+        if now is None or not lifecycle.still_at_rest(status, item, now):
+            return None
+        plans = await managed_plans(clients, namespace, spec.vault_ref.name, cached=True)
+        owner = next((p.name for p in plans if now.id.lower() in p.item_ids), None)
+        return Observation(item=now) if owner == obs.owning_plan else None
+
+    return check
 
 
 async def _observe_hyperv(
@@ -262,6 +294,35 @@ async def observe_plan(
         found = {m.friendly_name.lower(): vm for m, vm in zip(on_azure, read, strict=True)}
         obs = replace(obs, member_azure_vms=found)
     return obs
+
+
+def rest_plan(
+    clients: VaultClients,
+    spec: RecoveryPlanSpec,
+    status: RecoveryPlanStatus,
+    obs: Observation,
+    namespace: str,
+    refresh: str,
+) -> RestCheck | None:
+    """How the vault's sweep tells that a resting RecoveryPlan must cycle again: the plan
+    as listed, or a member (as `resting_mark` sees it), changed."""
+    plan = obs.plan
+    if plan is None or not plan_lifecycle.at_rest(spec, status, obs.members):
+        return None
+    marks = [lifecycle.resting_mark(m) for m in obs.members]
+    ids = {i.lower() for i in plan.item_ids}
+
+    async def check() -> Observation | None:
+        name = plan.name.lower()
+        now = next((p for p in await clients.plans.items() if p.name.lower() == name), None)
+        if now != plan:
+            return None
+        members = tuple(i for i in await clients.items.items() if i.id.lower() in ids)
+        if [lifecycle.resting_mark(m) for m in members] != marks:
+            return None
+        return Observation(plan=now, members=members)
+
+    return check
 
 
 async def _conflicts(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from asr_operator.api.protectedvm import KIND, PLURAL, ProtectedVMSpec, ProtectedVMStatus
 from asr_operator.controllers import cycle
-from asr_operator.controllers.observe import observe_vm
+from asr_operator.controllers.observe import observe_vm, rest_vm
 from asr_operator.lifecycle import protectedvm as lifecycle
 
 VM: cycle.Kind[ProtectedVMSpec, ProtectedVMStatus] = cycle.Kind(
@@ -17,6 +17,7 @@ VM: cycle.Kind[ProtectedVMSpec, ProtectedVMStatus] = cycle.Kind(
     decide=lifecycle.decide,
     record=lifecycle.record,
     deletion=lifecycle.decide_deletion,
+    rest=rest_vm,
 )
 
 

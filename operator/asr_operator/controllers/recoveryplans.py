@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from asr_operator.api.recoveryplan import KIND, PLURAL, RecoveryPlanSpec, RecoveryPlanStatus
 from asr_operator.controllers import cycle
-from asr_operator.controllers.observe import observe_plan
+from asr_operator.controllers.observe import observe_plan, rest_plan
 from asr_operator.lifecycle import recoveryplan as lifecycle
 
 PLAN: cycle.Kind[RecoveryPlanSpec, RecoveryPlanStatus] = cycle.Kind(
@@ -17,6 +17,7 @@ PLAN: cycle.Kind[RecoveryPlanSpec, RecoveryPlanStatus] = cycle.Kind(
     decide=lifecycle.decide,
     record=lifecycle.record,
     deletion=lifecycle.decide_deletion,
+    rest=rest_plan,
 )
 
 

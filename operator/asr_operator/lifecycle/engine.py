@@ -197,6 +197,18 @@ def drill_requested(spec: EngineSpec, status: OperationalStatus) -> bool:
     return tf is not None and bool(tf.request_id) and tf.request_id != done
 
 
+def asked_for(spec: EngineSpec, status: OperationalStatus) -> tuple[bool, bool]:
+    """(a move, a drill): what the spec asks for that the object may carry out.
+
+    ObserveOnly asks for nothing: an observed object whose spec names another site reads
+    no more than one at rest (it read its item fresh and its Hyper-V VM every cycle).
+    """
+    if spec.management_policy == ManagementPolicy.OBSERVE_ONLY:
+        return False, False
+    moving = status.active_site is None or spec.active_site != status.active_site
+    return moving, drill_requested(spec, status)
+
+
 class Engine(Generic[SpecT, StatusT, StateT]):
     """One decision over one object; a kind subclasses it with its table and observations."""
 

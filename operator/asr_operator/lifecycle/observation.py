@@ -86,3 +86,15 @@ class Wants:
     hyperv: bool
     # False: the item as listed for the whole vault a moment ago will do (idle objects).
     fresh_item: bool = True
+
+    @property
+    def only_shared_lists(self) -> bool:
+        """The cycle needs nothing but the vault-wide lists: no read of its own."""
+        return not (
+            self.job_name
+            or self.job_lookup_since
+            or self.recovery_points
+            or self.compute_sizes
+            or self.hyperv
+            or self.fresh_item
+        )

@@ -11,11 +11,13 @@ Decisions come from what ASR says (`allowedOperations`, `activeLocation`,
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from asr_operator.api.common import (
     CommitMode,
     FailoverType,
+    ManagementPolicy,
     RecoveryPointKind,
     Site,
     parse_duration,
@@ -45,7 +47,7 @@ from asr_operator.api.protectedvm import (
 )
 from asr_operator.lifecycle import engine, recovery_points, target
 from asr_operator.lifecycle.azure_vm import azure_vm_status
-from asr_operator.lifecycle.engine import Decision, Intent, Row, always, drill_requested
+from asr_operator.lifecycle.engine import Decision, Intent, Row, always
 from asr_operator.lifecycle.item_state import ItemState, item_state
 from asr_operator.lifecycle.observation import Context, Observation, Wants
 from asr_operator.lifecycle.observed import (
@@ -90,20 +92,21 @@ PROBE_INTERVAL = 10.0
 
 def wants(spec: ProtectedVMSpec, status: ProtectedVMStatus, refresh: str = "") -> Wants:
     """Only what this cycle can use: an idle VM costs one cached item read, nothing else.
+    ObserveOnly asks for no move or drill, so it reads only what a VM at rest reads.
 
     `refresh` (the refresh annotation) asks once for the reads made only when needed.
     """
     job_name, lookup = engine.job_wants(status)
     tf = spec.test_failover
-    drill = drill_requested(spec, status)
-    moving = status.active_site is None or spec.active_site != status.active_site
+    moving, drill = engine.asked_for(spec, status)
     busy = status.operation is not None or moving or drill
     settled = status.phase in (Phase.PROTECTED, Phase.FAILED_OVER, Phase.OBSERVING)
     size = spec.target.size if spec.target is not None else None
     held = status.target.size if status.target is not None else ""
     fo = spec.failover
     keep_source_off = (
-        spec.active_site == Site.AZURE
+        spec.management_policy == ManagementPolicy.FULL
+        and spec.active_site == Site.AZURE
         and fo.type == FailoverType.UNPLANNED
         and fo.shutdown_source_vm
     )
@@ -124,6 +127,30 @@ def wants(spec: ProtectedVMSpec, status: ProtectedVMStatus, refresh: str = "") -
         and (busy or keep_source_off or prechecks_due(spec, status, refresh)),
         fresh_item=busy or not settled,
     )
+
+
+def at_rest(spec: ProtectedVMSpec, status: ProtectedVMStatus, item: AsrItem, refresh: str) -> bool:
+    """With ASR as it is, the next cycle would read nothing of its own: the object can
+    sleep until its item changes (`resting_mark`)."""
+    return wants(spec, status, refresh).only_shared_lists and not any(
+        azure_vm_reads(status, item, None)
+    )
+
+
+def resting_mark(item: AsrItem) -> AsrItem:
+    """What a resting object's decisions depend on: the item without the figures ASR
+    moves on every read (status takes those only as `reported_rpo` says)."""
+    return replace(item, rpo_seconds=None, last_replicated_time=None)
+
+
+def still_at_rest(status: ProtectedVMStatus, rested_on: AsrItem, now: AsrItem) -> bool:
+    """Nothing the next cycle would decide or write differs: the item changed only in
+    its RPO, and not enough for status (`reported_rpo`)."""
+    if resting_mark(now) != resting_mark(rested_on):
+        return False
+    shown = status.asr
+    held = (shown.rpo_seconds, shown.last_replicated_time) if shown else (None, None)
+    return reported_rpo(shown, now) == held
 
 
 def refresh_due(status: ProtectedVMStatus, refresh: str) -> bool:

@@ -27,7 +27,7 @@ from asr_operator.api.recoveryplan import (
 )
 from asr_operator.lifecycle import engine
 from asr_operator.lifecycle.azure_vm import azure_vm_status
-from asr_operator.lifecycle.engine import Decision, Intent, Row, always, drill_requested
+from asr_operator.lifecycle.engine import Decision, Intent, Row, always
 from asr_operator.lifecycle.item_state import ItemState, item_state
 from asr_operator.lifecycle.observation import Context, Observation, Wants
 from asr_operator.lifecycle.observed import (
@@ -72,8 +72,7 @@ def site_of(item: AsrItem) -> Site:
 def wants(spec: RecoveryPlanSpec, status: RecoveryPlanStatus) -> Wants:
     """Members are read fresh, and Hyper-V asked, only when the plan may act."""
     job_name, lookup = engine.job_wants(status)
-    moving = status.active_site is None or spec.active_site != status.active_site
-    busy = status.operation is not None or moving or drill_requested(spec, status)
+    busy = status.operation is not None or any(engine.asked_for(spec, status))
     return Wants(
         job_name=job_name,
         job_lookup_since=lookup,
@@ -81,6 +80,16 @@ def wants(spec: RecoveryPlanSpec, status: RecoveryPlanStatus) -> Wants:
         compute_sizes=False,
         hyperv=bool(spec.hyper_v) and busy,
         fresh_item=busy or status.phase not in (Phase.PROTECTED, Phase.FAILED_OVER),
+    )
+
+
+def at_rest(
+    spec: RecoveryPlanSpec, status: RecoveryPlanStatus, members: tuple[AsrItem, ...]
+) -> bool:
+    """With ASR as it is, the next cycle would read nothing of its own: the plan can sleep
+    until it or a member changes."""
+    return wants(spec, status).only_shared_lists and not member_azure_vm_reads(
+        status, members, None
     )
 
 
