@@ -1,7 +1,7 @@
 """At rest the operator writes nothing and reads no object of its own from the API.
 
 Objects that nothing changed rest: the vault's sweep checks them on the vault-wide lists
-every half poll interval (1 s here), and an object runs a cycle only when what it decided
+every poll interval (1 s here), and an object runs a cycle only when what it decided
 on changed. A status write, an Event or a GET of the object at rest would be a cost per
 object per interval that a real API server and etcd pay for.
 """
@@ -52,7 +52,7 @@ def test_resting_objects_sleep_until_the_sweep_finds_a_change(
     dc: SimulatedDatacenter, tmp_path: Path
 ) -> None:
     """A resting object runs no cycle of its own (controllers/resting.py): the vault's sweep
-    checks it on the shared list each half poll, keeps its RPO metric live, and wakes it
+    checks it on the shared list each poll interval, keeps its RPO metric live, and wakes it
     only when its item changed; a change made in the portal is still put right."""
     port = free_port()
     args = (*OPERATOR_ARGS, "--metrics-port", str(port), "--metrics-address", "127.0.0.1")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from asr_operator.api.protectedvm import AsrObserved
-from asr_operator.lifecycle.protectedvm import reported_rpo, rpo_band
+from asr_operator.lifecycle.protectedvm import reported_rpo, rpo_band, still_at_rest
 from tests.unit.lifecycle_world import item
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -40,4 +40,21 @@ def test_first_observation_and_end_of_replication_are_written() -> None:
     assert reported_rpo(stored(30, T0), item(rpo_seconds=None, last_replicated_time=None)) == (
         None,
         None,
+    )
+
+
+def test_a_resting_vm_wakes_for_a_change_of_its_item_or_an_rpo_due_in_status() -> None:
+    """`still_at_rest`: the vault's sweep wakes a resting ProtectedVM only for a change the
+    next cycle would act on or write."""
+    rested_on = item(rpo_seconds=30, last_replicated_time=T0)
+    shown = stored(30, T0)
+    moved = item(rpo_seconds=95, last_replicated_time=T0 + timedelta(minutes=9))
+    assert still_at_rest(shown, rested_on, moved)
+    later = item(rpo_seconds=40, last_replicated_time=T0 + timedelta(minutes=10))
+    assert not still_at_rest(shown, rested_on, later)  # due in status
+    stuck = item(rpo_seconds=900, last_replicated_time=T0)
+    assert not still_at_rest(shown, rested_on, stuck)  # another band
+    assert not still_at_rest(shown, rested_on, item("CommitPending", last_replicated_time=T0))
+    assert not still_at_rest(
+        shown, rested_on, item(replication_health="Critical", last_replicated_time=T0)
     )

@@ -462,6 +462,7 @@ def _build(
         jobs=JobPoller(gateway, min_interval=max(poll / 2, 0.2)),
         items=items,
         plans=ListCache(gateway.list_plans, min_interval=max(poll / 2, 0.2)),
-        resting=Resting(items.items, interval=max(poll / 2, 0.2)),
+        # Once per poll interval: the pace at which ASR's state is looked at, at rest.
+        resting=Resting(items.items, interval=max(poll, 0.2)),
         files=files,
     )

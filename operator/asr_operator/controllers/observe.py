@@ -142,15 +142,18 @@ def rest_vm(
     item = obs.item
     if item is None or not lifecycle.at_rest(spec, status, item, refresh):
         return None
-    ref = spec.protected_item
+    # The check outlives the cycle: it holds what it compares, not the parsed spec and
+    # status (a resting object keeps no model; see `Seen.rest`).
+    ref_id, ref_name, vault = spec.protected_item.id, spec.protected_item.name, spec.vault_ref.name
+    shown, owner = status.asr, obs.owning_plan
 
     async def check() -> Observation | None:
-        now = await (clients.items.get(ref.id) if ref.id else clients.items.find(ref.name or ""))
-        if now is None or not lifecycle.still_at_rest(status, item, now):
+        now = await (clients.items.get(ref_id) if ref_id else clients.items.find(ref_name or ""))
+        if now is None or not lifecycle.still_at_rest(shown, item, now):
             return None
-        plans = await managed_plans(clients, namespace, spec.vault_ref.name, cached=True)
-        owner = next((p.name for p in plans if now.id.lower() in p.item_ids), None)
-        return Observation(item=now) if owner == obs.owning_plan else None
+        plans = await managed_plans(clients, namespace, vault, cached=True)
+        found = next((p.name for p in plans if now.id.lower() in p.item_ids), None)
+        return Observation(item=now) if found == owner else None
 
     return check
 

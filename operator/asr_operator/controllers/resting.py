@@ -1,13 +1,13 @@
 """Objects at rest sleep until what they rest on changes.
 
 An object whose cycle found nothing to do (a `Done` step) hands the vault a check, "is
-what I decided on still the same?", and sleeps up to REST_MAX. One sweep per vault, each
-time the vault-wide lists are due (half a poll interval), reads those lists once for
-everyone and runs every check: a check that finds a change, or fails, wakes its object,
-which then runs a full cycle. A check that finds nothing changed may refresh what is
-live outside status (the RPO metric) and costs no Kubernetes request and no status
-write. At 1000 idle objects this replaced a thousand cycles per poll interval (each
-waking a kopf daemon to decide, compare and find nothing) with one sweep.
+what I decided on still the same?", and sleeps up to REST_MAX. One sweep per vault and
+poll interval reads the vault-wide lists once for everyone and runs every check: a check
+that finds a change, or fails, wakes its object, which then runs a full cycle. A check
+that finds nothing changed may refresh what is live outside status (the RPO metric) and
+costs no Kubernetes request and no status write. At 1000 idle objects this replaced a
+thousand cycles per poll interval (each waking a kopf daemon to decide, compare and find
+nothing) with one sweep.
 """
 
 from __future__ import annotations

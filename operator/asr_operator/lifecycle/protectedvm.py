@@ -143,12 +143,11 @@ def resting_mark(item: AsrItem) -> AsrItem:
     return replace(item, rpo_seconds=None, last_replicated_time=None)
 
 
-def still_at_rest(status: ProtectedVMStatus, rested_on: AsrItem, now: AsrItem) -> bool:
+def still_at_rest(shown: AsrObserved | None, rested_on: AsrItem, now: AsrItem) -> bool:
     """Nothing the next cycle would decide or write differs: the item changed only in
-    its RPO, and not enough for status (`reported_rpo`)."""
+    its RPO, and not enough for status (`reported_rpo` against `shown`, status.asr)."""
     if resting_mark(now) != resting_mark(rested_on):
         return False
-    shown = status.asr
     held = (shown.rpo_seconds, shown.last_replicated_time) if shown else (None, None)
     return reported_rpo(shown, now) == held
 
