@@ -87,3 +87,17 @@ def test_status_shows_the_vm_as_arm_does_and_keeps_it_at_rest() -> None:
     assert vm.connect == "ssh 10.1.0.4"
     again = machine.decide(s, d.status, Observation(item=item("FailedOver")), ctx)
     assert again.status.azure_vm == vm  # nothing read: status keeps what ARM showed
+
+
+def test_a_commit_leaves_the_vm_as_status_shows_it() -> None:
+    """Only operations that make the VM read it again when they end: a commit's end would
+    cost a mass failover two more ARM reads per VM for nothing new."""
+    for kind in (OperationType.COMMIT, OperationType.UPDATE_TARGET):
+        status = ProtectedVMStatus(operation=op(kind), azure_vm=SHOWN)
+        assert machine.azure_vm_reads(status, item("FailedOver"), job(JobState.SUCCEEDED)) == (
+            False,
+            False,
+        )
+    change = ProtectedVMStatus(operation=op(OperationType.CHANGE_RECOVERY_POINT), azure_vm=SHOWN)
+    ended = machine.azure_vm_reads(change, item("CommitPending"), job(JobState.SUCCEEDED))
+    assert ended == (True, False)

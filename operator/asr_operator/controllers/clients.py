@@ -42,9 +42,11 @@ FRESH_FOR = 5.0
 BATCH_WINDOW = 0.1
 # Items per page of ASR's protected-item list (the cost of a list, in requests).
 LIST_PAGE_SIZE = 100
-# A batch of fresh reads is one vault-wide list only when it holds more than this share of
-# the vault's items: a list parses every item, and parsing is what a busy operator lacks.
-LIST_SHARE = 4
+# A batch of fresh reads is one vault-wide list only when it holds more than 1/LIST_SHARE
+# of the vault's items: a list parses every item (CPU a busy operator lacks), a GET each
+# spends read tokens (which job ends and Azure VM reads share). Measured at 1000 VMs, a
+# mass failover: 1/4 met read 429s and a job end to status p95 of 56 s; 1/10 none, 34 s.
+LIST_SHARE = 10
 
 
 class VaultUnavailable(Exception):

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from asr_operator.api.operation import AzureVM
-from asr_operator.lifecycle.observed import AzureVmObserved
+from asr_operator.api.operation import AzureVM, OperationStatus, OperationType
+from asr_operator.lifecycle.observed import AsrJob, AzureVmObserved
+
+# Operations whose end brings a new or replaced Azure VM, read again then. A commit's end
+# leaves the VM as status shows it: re-reading it (the VM and its NICs) cost a mass
+# failover two ARM reads per VM from the read bucket that job ends share.
+MAKES_AZURE_VM = frozenset({OperationType.FAILOVER, OperationType.CHANGE_RECOVERY_POINT})
+
+
+def made_azure_vm(op: OperationStatus | None, job: AsrJob | None) -> bool:
+    """The operation that just ended (its job is over, or unknown) made the Azure VM."""
+    return op is not None and op.type in MAKES_AZURE_VM and (job is None or job.state.terminal)
 
 
 def azure_vm_status(vm: AzureVmObserved, tcp_ports: Sequence[int] = (3389,)) -> AzureVM:

@@ -46,7 +46,7 @@ from asr_operator.api.protectedvm import (
     ValidationStatus,
 )
 from asr_operator.lifecycle import engine, recovery_points, target
-from asr_operator.lifecycle.azure_vm import azure_vm_status
+from asr_operator.lifecycle.azure_vm import azure_vm_status, made_azure_vm
 from asr_operator.lifecycle.engine import Decision, Intent, Row, always
 from asr_operator.lifecycle.item_state import ItemState, item_state
 from asr_operator.lifecycle.observation import Context, Observation, Wants
@@ -193,16 +193,18 @@ def azure_vm_reads(
 ) -> tuple[bool, bool]:
     """Which Azure VMs to read from ARM now: (the failed-over VM, a drill's test VM).
 
-    Only when an operation's job has ended, while validating, or when status has not shown
-    the VM yet: a resting object keeps what status shows and reads nothing (idle cost).
+    Only when the job of an operation that makes the VM has ended (a failover, a change of
+    recovery point, a drill), while validating, or when status has not shown the VM yet:
+    a resting object keeps what status shows and reads nothing (idle cost).
     """
     op = status.operation
     ended = op is not None and (job is None or job.state.terminal)
+    made = made_azure_vm(op, job)
     check = status.validation
     validating = check is not None and not check.passed and not check.timed_out
     shown = status.azure_vm
     recovery = item.active_location == ActiveLocation.RECOVERY and (
-        ended or validating or shown is None or not shown.id
+        made or validating or shown is None or not shown.id
     )
     tf = status.test_failover
     drill_ended = ended and op is not None and op.type == OperationType.TEST_FAILOVER

@@ -26,7 +26,7 @@ from asr_operator.api.recoveryplan import (
     VMOutcome,
 )
 from asr_operator.lifecycle import engine
-from asr_operator.lifecycle.azure_vm import azure_vm_status
+from asr_operator.lifecycle.azure_vm import azure_vm_status, made_azure_vm
 from asr_operator.lifecycle.engine import Decision, Intent, Row, always
 from asr_operator.lifecycle.item_state import ItemState, item_state
 from asr_operator.lifecycle.observation import Context, Observation, Wants
@@ -97,16 +97,15 @@ def member_azure_vm_reads(
     status: RecoveryPlanStatus, members: tuple[AsrItem, ...], job: AsrJob | None
 ) -> list[AsrItem]:
     """The members whose failed-over VM to read from ARM now: those running in Azure,
-    when an operation's job has ended or status shows no VM for them yet (a resting plan
+    when a failover's job has ended or status shows no VM for them yet (a resting plan
     keeps what status shows and reads nothing)."""
-    op = status.operation
-    ended = op is not None and (job is None or job.state.terminal)
+    made = made_azure_vm(status.operation, job)
     shown = {v.name.lower(): v.azure_vm for v in status.vms}
     return [
         m
         for m in members
         if m.active_location == ActiveLocation.RECOVERY
-        and (ended or (vm := shown.get(m.friendly_name.lower())) is None or not vm.id)
+        and (made or (vm := shown.get(m.friendly_name.lower())) is None or not vm.id)
     ]
 
 
