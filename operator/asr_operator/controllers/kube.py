@@ -7,12 +7,25 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from typing import Any, cast
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar, cast
 
 import kubernetes.client
 from kubernetes.client.exceptions import ApiException
 
 from asr_operator.api.common import GROUP, VERSION
+
+T = TypeVar("T")
+
+# The threads these calls run in, apart from asyncio's default pool: there, the WinRM
+# sessions of a thousand pre-checks (one each before a mass failover) queued the status
+# writes that must precede every failover behind them.
+_THREADS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="kube")
+
+
+async def _in_thread(call: Callable[[], T]) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_THREADS, call)
 
 
 class KubeError(Exception):
@@ -50,7 +63,7 @@ async def get_object(plural: str, namespace: str, name: str) -> dict[str, Any] |
                 return None
             raise KubeError(f"reading {plural}/{name}: {e.reason}", e.status or 0) from None
 
-    return await asyncio.to_thread(call)
+    return await _in_thread(call)
 
 
 async def list_objects(plural: str, namespace: str) -> list[dict[str, Any]]:
@@ -63,7 +76,7 @@ async def list_objects(plural: str, namespace: str) -> list[dict[str, Any]]:
             raise KubeError(f"listing {plural}: {e.reason}", e.status or 0) from None
         return list(cast(dict[str, Any], listed).get("items") or [])
 
-    return await asyncio.to_thread(call)
+    return await _in_thread(call)
 
 
 async def patch_status(
@@ -84,7 +97,7 @@ async def patch_status(
                 f"writing status of {plural}/{name}: {e.reason}", e.status or 0
             ) from None
 
-    return await asyncio.to_thread(call)
+    return await _in_thread(call)
 
 
 async def read_secret(namespace: str, name: str) -> tuple[dict[str, bytes], str]:
@@ -101,4 +114,4 @@ async def read_secret(namespace: str, name: str) -> tuple[dict[str, bytes], str]
         meta = secret.metadata
         return data, str(meta.resource_version if meta is not None else "")
 
-    return await asyncio.to_thread(call)
+    return await _in_thread(call)
