@@ -275,7 +275,7 @@ def test_workload_identity_and_extras() -> None:
     assert [p["name"] for p in container["ports"]] == ["health"]
     assert not [d for d in docs if d["kind"] == "Service"]
     assert container["resources"] == {
-        "requests": {"cpu": "50m", "memory": "256Mi"},
+        "requests": {"cpu": "50m", "memory": "512Mi"},
         "limits": {"memory": "1Gi"},
     }
 

@@ -135,6 +135,10 @@ class Seen:
     wake: asyncio.Event | None = None
     # Where the object rests, while it does.
     resting: Resting | None = None
+    # metadata.generation of the body the last cycle decided on: a watch event with a
+    # newer one wakes the object, even when kopf saw no update (a spec changed while the
+    # object was being created counts as part of its creation).
+    generation: int = 0
 
     def rest(self, resting: Resting, check: Callable[[], Awaitable[bool]]) -> None:
         assert self.wake is not None
@@ -277,6 +281,7 @@ async def reconcile(
     body = await _current(kind, namespace, name, live, seen)
     if body is None or body["metadata"].get("deletionTimestamp"):
         return 30.0
+    seen.generation = int(body["metadata"].get("generation") or 0)
     try:
         spec, raw, status = seen.parse(kind, body)
     except ValidationError as e:  # admitted by an older CRD: stall before acting, say why
@@ -387,6 +392,7 @@ async def run_daemon(
     wake: asyncio.Event = memo.setdefault("wake", asyncio.Event())
     vaults = registry(memo)
     seen = Seen(wake=wake)
+    memo["seen"] = seen
     try:
         while not stopped:
             wake.clear()
@@ -410,6 +416,16 @@ async def _sleep_until(delay: float, wake: asyncio.Event, stopped: kopf.DaemonSt
     finally:
         for w in waiters:
             w.cancel()
+
+
+def wakes(memo: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
+    """A watch event the object's daemon must see now, even if it rests: a spec newer
+    than the one its last cycle decided on (kopf runs no update handler for a change
+    that lands before it handled the creation: the demo met it), or a refresh asked."""
+    seen = memo.get("seen")
+    generation = int((body.get("metadata") or {}).get("generation") or 0)
+    newer = isinstance(seen, Seen) and generation > seen.generation
+    return newer or refresh_asked(body)
 
 
 def refresh_asked(body: Mapping[str, Any]) -> bool:
@@ -487,8 +503,8 @@ def register(kind: Kind[SpecT, StatusT], prefix: str) -> None:
         wake(memo)
 
     @kopf.on.event(GROUP, VERSION, kind.plural)
-    async def annotated(memo: kopf.Memo, body: kopf.Body, **_: Any) -> None:
-        if refresh_asked(body):
+    async def noticed(memo: kopf.Memo, body: kopf.Body, **_: Any) -> None:
+        if wakes(memo, body):
             wake(memo)
 
     @kopf.on.delete(GROUP, VERSION, kind.plural, id=f"{prefix}_deleted")
