@@ -269,7 +269,12 @@ def test_killed_at_each_step_reattaches_without_a_second_submit(
         return dict(s.get("operation") or {})
 
     waits = {
-        "intent": lambda s: op(s) and not op(s)["submitted"],
+        # the intent is written before the call is sent: wait until the call reached ASR too
+        # (a kill before it did is a different case: the operator rightly waits out the
+        # request's lifetime and sends it again)
+        "intent": lambda s: (
+            op(s) and not op(s)["submitted"] and dc.asr.calls["plans.plannedFailover"] >= 1
+        ),
         "running": lambda s: op(s).get("submitted") and op(s).get("jobState") == "InProgress",
         "manual-action": lambda s: approval(s).get("action") == "ManualAction",
         "commit-gate": lambda s: approval(s).get("action") == "Commit",
