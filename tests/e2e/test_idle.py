@@ -88,5 +88,45 @@ def test_resting_objects_sleep_until_the_sweep_finds_a_change(
         operator.stop()
 
 
+def test_a_spec_change_wakes_a_resting_object_and_kopf_writes_nothing_of_its_own(
+    cluster: Cluster, operator: Operator
+) -> None:
+    """The watch event's generation wakes the object (`cycle.wakes`); kopf keeps no diff
+    base for the daemon kinds (`run.VaultsOnlyDiffBase`), so the change costs no PATCH of
+    the object's metadata, only the status write that answers it."""
+    dc = operator.dc
+    cluster.create_pvm("web01")
+    plan = cluster.of("recoveryplans")
+    plan.create(
+        "RecoveryPlan", "plan-db", {"vaultRef": {"name": "vault-dr"}, "planName": "plan-db"}
+    )
+    cluster.wait_ready("web01")
+    plan.wait_ready("plan-db")
+    time.sleep(3)  # both at rest
+    start, updates = len(dc.kube.requests), dc.asr.calls["items.update"]
+    cluster.patch_spec("web01", {"target": {"size": "Standard_D4s_v3"}})
+    plan.patch_spec("plan-db", {"failover": {"commit": "Automatic"}})
+    wait_until(lambda: dc.asr.calls["items.update"] > updates, what="the new size sent to ASR")
+    for c, name in ((cluster, "web01"), (plan, "plan-db")):
+        wait_until(
+            lambda c=c, name=name: c.status(name).get("observedGeneration") == 2,
+            what=f"{name} to decide on the new spec",
+        )
+    time.sleep(2)  # any PATCH of kopf's would follow the change within this
+    others = [  # every write but status and the test's own two spec patches
+        (r.verb, r.resource, r.name, r.subresource, r.body)
+        for r in dc.kube.requests[start:]
+        if r.verb in WRITES
+        and r.resource in ("protectedvms", "recoveryplans")
+        and r.subresource != "status"
+        and not (isinstance(r.body, dict) and set(r.body) == {"spec"})
+    ]
+    assert others == []
+    for c, name in ((cluster, "web01"), (plan, "plan-db")):
+        meta = c.get(name)["metadata"]
+        assert not any("last-handled" in a for a in meta.get("annotations") or {}), meta
+        assert "asr-operator.io/finalizer" in meta.get("finalizers", []), meta
+
+
 def cycles(samples: Samples, kind: str) -> float:
     return sum(of(samples, "asr_operator_reconcile_duration_seconds_count", kind=kind))

@@ -420,8 +420,12 @@ async def _sleep_until(delay: float, wake: asyncio.Event, stopped: kopf.DaemonSt
 
 def wakes(memo: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
     """A watch event the object's daemon must see now, even if it rests: a spec newer
-    than the one its last cycle decided on (kopf runs no update handler for a change
-    that lands before it handled the creation: the demo met it), or a refresh asked."""
+    than the one its last cycle decided on, or a refresh asked.
+
+    This is the only wake on change: kopf's update handler would miss a change that
+    lands before kopf handled the creation (the demo met it), and costs a PATCH of
+    kopf's diff base per change (`run.VaultsOnlyDiffBase`).
+    """
     seen = memo.get("seen")
     generation = int((body.get("metadata") or {}).get("generation") or 0)
     newer = isinstance(seen, Seen) and generation > seen.generation
@@ -431,16 +435,15 @@ def wakes(memo: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
 def refresh_asked(body: Mapping[str, Any]) -> bool:
     """The refresh annotation holds a value status has not answered yet.
 
-    kopf leaves annotations under its own storage prefix (the API group, ours too) out
-    of what `on.update` compares, so a new value of `asr-operator.io/refresh` wakes a
-    resting object through the watch event itself.
+    Annotations are not part of the generation, so a new value of
+    `asr-operator.io/refresh` wakes a resting object through the watch event itself.
     """
     asked = (body.get("metadata", {}).get("annotations") or {}).get(REFRESH_ANNOTATION, "")
     return bool(asked) and asked != (body.get("status") or {}).get("lastHandledRefresh")
 
 
 def wake(memo: kopf.Memo) -> None:
-    """A spec or annotation change wakes the object's daemon now instead of at its next tick."""
+    """A spec change or a refresh wakes the object's daemon now instead of at its next tick."""
     event = memo.get("wake")
     if isinstance(event, asyncio.Event):
         event.set()
@@ -474,8 +477,8 @@ async def deleted(kind: Kind[SpecT, StatusT], memo: kopf.Memo, body: Any) -> Non
 def register(kind: Kind[SpecT, StatusT], prefix: str) -> None:
     """kopf's handlers for one kind: a daemon per object, a wake on change, deletion.
 
-    Handler ids are `<prefix>_daemon`, `<prefix>_changed`, `<prefix>_deleted`: kopf keeps
-    per-object progress under them, so they stay stable across versions.
+    Handler ids are `<prefix>_daemon` and `<prefix>_deleted`: kopf keeps per-object
+    progress under them, so they stay stable across versions.
     """
 
     @kopf.daemon(
@@ -497,10 +500,6 @@ def register(kind: Kind[SpecT, StatusT], prefix: str) -> None:
     ) -> None:
         assert namespace is not None  # the CRDs are namespaced
         await run_daemon(kind, namespace, name, memo, stopped, logger, body)
-
-    @kopf.on.update(GROUP, VERSION, kind.plural, id=f"{prefix}_changed")
-    async def changed(memo: kopf.Memo, **_: Any) -> None:
-        wake(memo)
 
     @kopf.on.event(GROUP, VERSION, kind.plural)
     async def noticed(memo: kopf.Memo, body: kopf.Body, **_: Any) -> None:

@@ -17,6 +17,7 @@ import kubernetes.client
 import kubernetes.config
 
 from asr_operator import metrics
+from asr_operator.api import protectedvm, recoveryplan
 from asr_operator.api.common import GROUP
 from asr_operator.azure.config import CallLimits
 from asr_operator.controllers import leadership
@@ -32,12 +33,31 @@ LOG_FORMATS = {
 }
 
 
+class VaultsOnlyDiffBase(kopf.AnnotationsDiffBaseStorage):
+    """kopf's record of the last handled spec, kept for Vaults only.
+
+    ProtectedVM and RecoveryPlan have no create or update handler: their daemons compare
+    generations themselves (`cycle.wakes`). kopf still runs its change detection for
+    their deletion handler and would PATCH `last-handled-configuration` on every spec
+    change: a Kubernetes write, and the watch event it echoes, per object and change,
+    a thousand of each when a whole site fails over. Reporting the object as handled as
+    it stands makes each change a no-op for kopf; deletion is detected before any diff.
+    """
+
+    DAEMON_KINDS = frozenset({protectedvm.KIND, recoveryplan.KIND})
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        if body.get("kind") in self.DAEMON_KINDS:
+            return self.build(body=body)
+        return super().fetch(body=body)
+
+
 def settings(server_timeout: int) -> kopf.OperatorSettings:
     s = kopf.OperatorSettings()
     s.persistence.finalizer = FINALIZER
     # kopf's own bookkeeping goes to annotations; status belongs to the operator's schema.
     s.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
-    s.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+    s.persistence.diffbase_storage = VaultsOnlyDiffBase(
         prefix=GROUP, key="last-handled-configuration"
     )
     # Reconnect watches regularly so a silently dead connection is noticed.
