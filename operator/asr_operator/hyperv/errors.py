@@ -13,6 +13,7 @@ class HyperVError(Exception):
     def __init__(self, host: str, message: str) -> None:
         super().__init__(f"Hyper-V host {host}: {message}")
         self.host = host
+        self.detail = message
 
 
 class ConfigError(HyperVError, ValueError):

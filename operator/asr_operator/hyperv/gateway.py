@@ -2,14 +2,20 @@
 
 pywinrm is synchronous, so each call runs in a worker thread with its own
 `winrm.Session` (an NTLM-sealed connection is not safe to share across threads); a
-semaphore bounds how many run against one host at a time.
+semaphore bounds how many run against one host at a time, and a host that stopped
+answering is paused (`backoff.py`). The threads are WinRM's own: in asyncio's default
+pool (a handful of threads on a small node), the sessions of a mass failover's pre-checks,
+or the timed-out ones of a silent site, would hold up everything else that uses it,
+aiohttp's DNS lookups for ARM among them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import requests
@@ -21,6 +27,7 @@ from winrm.exceptions import (
     WSManFaultError,
 )
 
+from asr_operator.hyperv.backoff import HostBackoff
 from asr_operator.hyperv.clixml import decode_stderr
 from asr_operator.hyperv.config import WinRMConfig
 from asr_operator.hyperv.errors import (
@@ -37,6 +44,8 @@ from asr_operator.hyperv.scripts import Script, command_line, render
 from asr_operator.lifecycle.observed import HyperVDisk, HyperVVM, PowerState
 
 _GIB = 1024**3
+# Started as needed; each host's semaphore bounds its own share.
+_THREADS = ThreadPoolExecutor(max_workers=64, thread_name_prefix="winrm")
 # WS-Management fault code for "access denied" (the account may not use WinRM).
 _WSMAN_ACCESS_DENIED = 5
 
@@ -44,9 +53,10 @@ _WSMAN_ACCESS_DENIED = 5
 class HyperVGateway:
     """One Hyper-V host. Every method raises a subclass of `HyperVError` on failure."""
 
-    def __init__(self, config: WinRMConfig) -> None:
+    def __init__(self, config: WinRMConfig, backoff: HostBackoff | None = None) -> None:
         self._config = config
         self._slots = asyncio.Semaphore(config.max_concurrency)
+        self._backoff = backoff or HostBackoff()
 
     @property
     def host(self) -> str:
@@ -109,14 +119,24 @@ class HyperVGateway:
 
     async def _run(self, script: Script, payload: Mapping[str, Any]) -> dict[str, Any]:
         async with self._slots:
+            paused = self._backoff.paused()  # checked in the slot: queued calls fail at once
+            if paused is not None:
+                raise paused
             try:
-                return await asyncio.wait_for(
-                    asyncio.to_thread(self._run_sync, script, payload), self._config.timeout
+                call = functools.partial(self._run_sync, script, payload)
+                out = await asyncio.wait_for(
+                    asyncio.get_running_loop().run_in_executor(_THREADS, call),
+                    self._config.timeout,
                 )
             except TimeoutError:
-                raise Timeout(
+                error: HyperVError = Timeout(
                     self.host, f"{script} did not finish within {self._config.timeout:g} s"
-                ) from None
+                )
+                raise self._backoff.failed(error) from None
+            except HyperVError as e:
+                raise self._backoff.failed(e) from None
+            self._backoff.succeeded()
+            return out
 
     def _run_sync(self, script: Script, payload: Mapping[str, Any]) -> dict[str, Any]:
         cfg = self._config

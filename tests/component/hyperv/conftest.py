@@ -113,8 +113,19 @@ def make_gateway(
         "ca_path": sim.ca_path,
         "timeout": 20.0,
     }
+    backoff = overrides.pop("backoff", None)
     settings.update(overrides)
-    return HyperVGateway(WinRMConfig(**settings))
+    return HyperVGateway(WinRMConfig(**settings), backoff)
+
+
+class Clock:
+    """Monotonic seconds that move only when a test says so (for `HostBackoff`)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 import winrm
 
@@ -15,9 +17,10 @@ from asr_operator.hyperv import (
     Unreachable,
     WinRMConfig,
 )
+from asr_operator.hyperv.backoff import FIRST_PAUSE, HostBackoff
 from asr_operator.hyperv.scripts import MARKER
 from asr_operator.sim.hyperv import HyperVSimulator
-from tests.component.hyperv.conftest import PASSWORD, USER, Conn, make_gateway
+from tests.component.hyperv.conftest import PASSWORD, USER, Clock, Conn, make_gateway
 
 SECRETS = (PASSWORD, USER, "hv-operator")
 
@@ -30,14 +33,60 @@ def assert_no_credentials(exc: BaseException) -> None:
 
 @pytest.mark.parametrize("mode", ["refused", "reset"])
 async def test_host_down(connection: Conn, mode: str) -> None:
-    sim, gw, _ = connection
+    sim, _, t = connection
+    clock = Clock()
+    gw = make_gateway(sim, transport=t.transport, backoff=HostBackoff(clock))
     sim.set_host_down("hv-01", mode=mode)  # type: ignore[arg-type]
     with pytest.raises(Unreachable) as err:
         await gw.ping()
     assert "hv-01" in str(err.value) and "cannot connect" in str(err.value)
+    assert "since" in str(err.value)
     assert_no_credentials(err.value)
     sim.set_host_down("hv-01", False)
+    with pytest.raises(Unreachable) as again:  # paused: the host is not called yet
+        await gw.ping()
+    assert str(again.value) == str(err.value)
+    clock.now += FIRST_PAUSE
     assert await gw.ping() == "HV-01"  # same port again
+
+
+async def test_a_silent_host_costs_one_timeout_not_one_per_call(http_sim: HyperVSimulator) -> None:
+    """A site outage: of many concurrent calls, only the first `max_concurrency` wait for
+    the host; the rest fail at once with the same error, and so does the next poll's."""
+    clock = Clock()
+    gw = make_gateway(
+        http_sim,
+        timeout=0.5,
+        operation_timeout=1,
+        read_timeout=5,
+        max_concurrency=2,
+        backoff=HostBackoff(clock),
+    )
+    http_sim.set_latency("hv-01", 30)
+    try:
+        results = await asyncio.gather(
+            *(gw.get_vm("WEB01") for _ in range(12)), return_exceptions=True
+        )
+        assert all(isinstance(r, Timeout) for r in results), results
+        assert len({str(r) for r in results}) == 1  # one message for the outage
+        assert len(http_sim.commands) <= 2  # one slot's worth reached the host
+        clock.now += FIRST_PAUSE - 1
+        with pytest.raises(Timeout):
+            await gw.get_vm("WEB01")
+        assert len(http_sim.commands) <= 2
+    finally:
+        http_sim.set_latency("hv-01", 0)
+    clock.now += 1
+    assert (await gw.get_vm("WEB01")).name == "WEB01"
+
+
+async def test_a_failing_script_does_not_pause_the_host(connection: Conn) -> None:
+    sim, _, t = connection
+    gw = make_gateway(sim, transport=t.transport, backoff=HostBackoff(Clock()))
+    sim.inject_script_error("hv-01", "Get-VM : boom")
+    with pytest.raises(ScriptError):
+        await gw.get_vm("WEB01")
+    assert (await gw.get_vm("WEB01")).name == "WEB01"  # the host answered: no pause
 
 
 async def test_wrong_password(connection: Conn) -> None:
@@ -58,12 +107,17 @@ async def test_unknown_user(connection: Conn) -> None:
 
 
 async def test_injected_auth_failure(connection: Conn) -> None:
-    sim, gw, _ = connection
+    sim, _, t = connection
+    clock = Clock()
+    gw = make_gateway(sim, transport=t.transport, backoff=HostBackoff(clock))
     sim.set_auth_failure("hv-01")
     with pytest.raises(AuthFailed) as err:
         await gw.ping()
     assert_no_credentials(err.value)
     sim.set_auth_failure("hv-01", False)
+    with pytest.raises(AuthFailed):  # retried logins lock accounts out: the host pauses
+        await gw.ping()
+    clock.now += FIRST_PAUSE
     assert await gw.ping() == "HV-01"
 
 
