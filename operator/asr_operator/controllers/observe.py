@@ -47,7 +47,7 @@ async def resolve_item(
     if job_ended:
         clients.items.changed(key)
     if not fresh:
-        cached = await (clients.items.get(ref.id) if ref.id else clients.items.find(ref.name or ""))
+        cached = await listed_item(clients, ref.id, ref.name)
         if cached is not None:
             return cached
     else:
@@ -99,8 +99,7 @@ async def observe_vm(
     obs = replace(obs, item=item)
     try:
         if status.operation is None:  # one that may act must know who owns its item
-            plans = await managed_plans(clients, namespace, spec.vault_ref.name, cached=True)
-            owner = next((p.name for p in plans if item.id.lower() in p.item_ids), None)
+            owner = await owning_plan(clients, namespace, spec.vault_ref.name, item)
             obs = replace(obs, owning_plan=owner)
         if wants.job_lookup_since is not None:
             target = JobTarget.item(item.name, item.friendly_name)
@@ -148,11 +147,10 @@ def rest_vm(
     shown, owner = status.asr, obs.owning_plan
 
     async def check() -> Observation | None:
-        now = await (clients.items.get(ref_id) if ref_id else clients.items.find(ref_name or ""))
+        now = await listed_item(clients, ref_id, ref_name)
         if now is None or not lifecycle.still_at_rest(shown, item, now):
             return None
-        plans = await managed_plans(clients, namespace, vault, cached=True)
-        found = next((p.name for p in plans if now.id.lower() in p.item_ids), None)
+        found = await owning_plan(clients, namespace, vault, now)
         return Observation(item=now) if found == owner else None
 
     return check
@@ -195,6 +193,21 @@ class ManagedPlan:
     name: str
     status: RecoveryPlanStatus
     item_ids: frozenset[str]  # lower case
+
+
+async def listed_item(
+    clients: VaultClients, item_id: str | None, name: str | None
+) -> AsrItem | None:
+    """The item as the vault-wide list shows it, by id or else by name."""
+    return await (clients.items.get(item_id) if item_id else clients.items.find(name or ""))
+
+
+async def owning_plan(
+    clients: VaultClients, namespace: str, vault: str, item: AsrItem
+) -> str | None:
+    """The RecoveryPlan object under Full management whose plan holds `item`, if any."""
+    plans = await managed_plans(clients, namespace, vault, cached=True)
+    return next((p.name for p in plans if item.id.lower() in p.item_ids), None)
 
 
 async def managed_plans(
