@@ -188,7 +188,7 @@ def main() -> None:
         report.add(f"idle RSS, {n}", rss_goal, f"{idle_rss:.0f} MB")
         report.add(
             f"ASR requests at idle, {n}",
-            "one vault-wide list per half poll",
+            "one vault-wide list per poll",
             f"{(asr_after - asr_before) * per_min:.0f}/min",
         )
 
