@@ -81,3 +81,19 @@ def test_killed_after_the_job_ended_before_status_recorded_it(
     assert [(h["type"], h["result"]) for h in status["history"]] == [("Failover", "Succeeded")]
     assert dc.asr.calls["items.plannedFailover"] == 1
     assert asr_jobs(dc, "web01") == ONE_FAILOVER
+
+
+def test_stopped_with_a_vault_list_in_flight_it_exits_cleanly(
+    cluster: Cluster, operator: Operator
+) -> None:
+    """SIGTERM (a rollout, a drain) while the shared item list is on its way: the list's
+    error must not outlive its callers and end the operator with a traceback and exit 1."""
+    dc = operator.dc
+    cluster.create_pvm("web01")
+    cluster.wait_ready("web01")
+    lists = dc.asr.calls["items.list"]
+    dc.asr.inject(FaultRule(kind="slow", operation="items.list", delay=5.0))
+    wait_until(lambda: dc.asr.calls["items.list"] > lists, what="a list in flight")
+    operator.stop()
+    assert operator.proc is not None and operator.proc.returncode == 0, operator.logs()[-3000:]
+    assert "Traceback" not in operator.logs()

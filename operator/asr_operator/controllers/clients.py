@@ -13,6 +13,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
@@ -53,17 +54,36 @@ class VaultUnavailable(Exception):
     """The vault cannot be used now; the message says what to fix."""
 
 
+# A refresh's error with its traceback as first raised.
+_Failure = tuple[Exception, TracebackType | None]
+
+
 class _Refresher:
-    """At most one refresh in flight at a time; every caller waits for that one."""
+    """At most one refresh in flight at a time; every caller waits for that one.
+
+    The task hands its error to the callers instead of ending with it: when every caller
+    was cancelled (the operator stops), an error left in the task would be raised again
+    by kopf at exit, a traceback and a failed exit for a plain SIGTERM.
+    """
 
     def __init__(self, refresh: Callable[[], Coroutine[Any, Any, None]]) -> None:
         self._refresh = refresh
-        self._task: asyncio.Task[None] | None = None
+        self._task: asyncio.Task[_Failure | None] | None = None
+
+    async def _attempt(self) -> _Failure | None:
+        try:
+            await self._refresh()
+        except Exception as e:
+            return e, e.__traceback__
+        return None
 
     async def run(self) -> None:
         if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._refresh())
-        await asyncio.shield(self._task)
+            self._task = asyncio.create_task(self._attempt())
+        failure = await asyncio.shield(self._task)
+        if failure is not None:  # each caller gets the original traceback, as from a Future
+            error, tb = failure
+            raise error.with_traceback(tb)
 
 
 class ListCache(Generic[T]):
