@@ -24,6 +24,19 @@ _START = random.randint(0, 186)
 _OCTETS = itertools.cycle([64 + (_START + n) % 187 for n in range(187)])
 
 
+# Host numbers .1 to .254 of each 127.N.M.0/24: with .0 and .255 left out, the n-th VM
+# has an address of its own up to HOSTS_PER_SUBNET * 256 VMs per simulator.
+HOSTS_PER_SUBNET = 254
+
+
+def _address(second_octet: int, n: int) -> str:
+    """The address of the n-th VM (n from 1)."""
+    subnet, host = divmod(n - 1, HOSTS_PER_SUBNET)
+    if subnet > 255:
+        raise ValueError(f"a simulator holds at most {HOSTS_PER_SUBNET * 256} VM addresses")
+    return f"127.{second_octet}.{subnet}.{host + 1}"
+
+
 @dataclass
 class _Vm:
     ip: str
@@ -46,9 +59,8 @@ class VmEndpoints:
         with self._lock:
             vm = self._vms.get(key)
             if vm is None:
-                n = self._next
+                ip = _address(self._second_octet, self._next)
                 self._next += 1
-                ip = f"127.{self._second_octet}.{(n >> 8) & 255}.{n & 255 or 1}"
                 vm = self._vms[key] = _Vm(ip=ip)
             return vm.ip
 
