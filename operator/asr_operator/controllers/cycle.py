@@ -183,6 +183,7 @@ class Cycle(Generic[SpecT, StatusT]):
         self.namespace = body["metadata"]["namespace"]
         self.name = body["metadata"]["name"]
         self.raw, self.status = status if status is not None else kind.status_of(body)
+        self.refresh = refresh_of(body)  # what observe and the decision both answer
 
     def context(self, clients: VaultClients | None) -> Context:
         annotations = self.body["metadata"].get("annotations") or {}
@@ -193,7 +194,7 @@ class Cycle(Generic[SpecT, StatusT]):
             abandon_wait=annotations.get(ABANDON_ANNOTATION, "").lower() == "true",
             approved_by=approver(self.body),
             request_lifetime=clients.request_lifetime if clients else CallLimits().request_lifetime,
-            refresh=annotations.get(REFRESH_ANNOTATION, ""),
+            refresh=self.refresh,
         )
 
     async def write(self, status: StatusT) -> bool:
@@ -294,8 +295,7 @@ async def reconcile(
     except VaultUnavailable as e:
         obs = Observation(vault_ready=False, vault_message=str(e))
     if clients is not None:
-        refresh = (body["metadata"].get("annotations") or {}).get(REFRESH_ANNOTATION, "")
-        obs = await kind.observe(clients, spec, cycle.status, namespace, name, refresh)
+        obs = await kind.observe(clients, spec, cycle.status, namespace, name, cycle.refresh)
         metrics.export_observation(kind.kind, namespace, name, obs)
         if obs.job is not None and not obs.job.state.terminal and seen.wake is not None:
             clients.jobs.wake_on_change(obs.job.name, seen.wake)
@@ -432,13 +432,19 @@ def wakes(memo: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
     return newer or refresh_asked(body)
 
 
+def refresh_of(body: Mapping[str, Any]) -> str:
+    """The value of the object's `asr-operator.io/refresh` annotation ("" when none)."""
+    annotations = (body.get("metadata") or {}).get("annotations") or {}
+    return str(annotations.get(REFRESH_ANNOTATION, ""))
+
+
 def refresh_asked(body: Mapping[str, Any]) -> bool:
     """The refresh annotation holds a value status has not answered yet.
 
     Annotations are not part of the generation, so a new value of
     `asr-operator.io/refresh` wakes a resting object through the watch event itself.
     """
-    asked = (body.get("metadata", {}).get("annotations") or {}).get(REFRESH_ANNOTATION, "")
+    asked = refresh_of(body)
     return bool(asked) and asked != (body.get("status") or {}).get("lastHandledRefresh")
 
 
