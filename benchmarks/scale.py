@@ -95,6 +95,13 @@ def _patch_all(kubeconfig: str, namespace: str, names: list[str]) -> dict[str, f
         return dict(pool.map(one, names))
 
 
+def _changed_keys(body: Any, prefix: str = "") -> list[str]:
+    """The leaf paths a patch body sets, for the idle-write line."""
+    if not isinstance(body, dict):
+        return [prefix or "(body)"]
+    return [k for key, v in body.items() for k in _changed_keys(v, f"{prefix}.{key}".lstrip("."))]
+
+
 class Report:
     """The table printed at the end: what, goal, measured."""
 
@@ -184,6 +191,9 @@ def main() -> None:
             f"{writes * per_min:.0f} writes/min; "
             + ", ".join(f"{k} {v * per_min:.0f}/min" for k, v in sorted(verbs.items())),
         )
+        for r in idle_requests:  # a write at rest: say which object and what changed
+            if (r.verb or r.method) in WRITE_VERBS:
+                print(f"idle write: {r.verb} {r.path} {_changed_keys(r.body)}", flush=True)
         rss_goal = "< 150 MB" if n <= 1000 else "< 300 MB" if n <= 5000 else "-"
         report.add(f"idle RSS, {n}", rss_goal, f"{idle_rss:.0f} MB")
         report.add(
