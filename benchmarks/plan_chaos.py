@@ -26,6 +26,7 @@ from typing import Any
 import kubernetes.client
 
 from asr_operator.sim.asr import FaultRule
+from asr_operator.sim.chaos import Settings
 from asr_operator.sim.stack import OperatorProcess, SimulatedDatacenter, bundled_scenario
 
 GROUP, VERSION, NS, PLANS = "asr-operator.io", "v1alpha1", "demo", "recoveryplans"
@@ -110,7 +111,9 @@ def main() -> None:
         assert state is not None
         with dc.datacenter.lock:
             state.checkpoints.clear()
-        operator = OperatorProcess(dc.kubeconfig, NS, Path(tmp))
+        # The chaos benchmark's short request lifetime: with the default 5 minutes, every
+        # kill between an intent and its answer held the plan that long.
+        operator = OperatorProcess(dc.kubeconfig, NS, Path(tmp), Settings().operator_flags())
         operator.start()
         driver = Driver(dc)
         driver.api.create_namespaced_custom_object(

@@ -75,6 +75,16 @@ class Settings:
     deadline: float = 3600.0  # seconds for the whole run
     rest_timeout: float = 240.0  # seconds an object may take to reach a resting state
 
+    def operator_flags(self) -> tuple[str, ...]:
+        """Short ARM timeout and request lifetime: a kill between an intent and its answer
+        then costs seconds, not the 5 minutes a real vault's lifetime asks for."""
+        return (
+            "--arm-timeout",
+            str(self.arm_timeout),
+            "--request-lifetime",
+            str(self.request_lifetime),
+        )
+
 
 @dataclass
 class Report:
@@ -409,15 +419,7 @@ class Run:
         names = [f"vm{n:02d}" for n in range(settings.vms)]
         self.members = names[len(names) - settings.plan_members :] if settings.plan_members else []
         self.operator = OperatorProcess(
-            dc.kubeconfig,
-            dc.namespace,
-            workdir,
-            (
-                "--arm-timeout",
-                str(settings.arm_timeout),
-                "--request-lifetime",
-                str(settings.request_lifetime),
-            ),
+            dc.kubeconfig, dc.namespace, workdir, settings.operator_flags()
         )
         self.lock = threading.Lock()
         self._taken = 0
